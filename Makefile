@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint proto bench serve eval
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/scribe dictate samples/tka-daily-dictation.flac --context samples/tka-daily-dictation.context.json
+
+lint: install
+	$(BIN)/ruff check services proto tests bench
+	$(BIN)/mypy services bench
+
+test: lint
+	$(BIN)/pytest -q
+
+proto: install
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto proto/scribe.proto
+
+eval: install
+	$(BIN)/scribe eval --json bench/eval-audio.json
+	$(BIN)/scribe eval --from-text --json bench/eval-text.json
+
+bench: install
+	$(BIN)/python -m bench.run
+
+serve: install
+	$(BIN)/scribe serve

@@ -1,0 +1,103 @@
+"""ASR stage: utterances (AudioChunk) in, committed transcript segments out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+
+import numpy as np
+
+from proto import scribe_pb2 as pb
+from services.asr.engine import Recognition, WhisperEngine
+from services.asr.pitch import median_pitch_hz
+from services.common import keys
+from services.common.bus import Bus
+from services.common.consumer import StageFailure, consume
+from services.common.store import SessionStore
+from services.common.vocabulary import asr_prompt, to_written
+from services.ingest.audio import SAMPLE_RATE, pcm_to_float
+
+log = logging.getLogger("scribe.asr")
+
+
+class AsrService:
+    """Decodes each utterance on its own: no state between utterances, so any worker can take any."""
+
+    stage = "asr"
+
+    def __init__(self, bus: Bus, store: SessionStore, engine: WhisperEngine, consumer: str = "asr-1") -> None:
+        self.bus = bus
+        self.store = store
+        self.engine = engine
+        self.consumer = consumer
+        self._prompts: OrderedDict[str, str] = OrderedDict()  # per-session prompt cache (LRU)
+        self.decoded_seconds = 0.0
+        self.busy_seconds = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await consume(self.bus, keys.UTTERANCES, keys.GROUP_ASR, self.consumer, self.handle, stop, stage=self.stage)
+
+    async def handle(self, payload: bytes) -> None:
+        chunk = pb.AudioChunk.FromString(payload)
+        if chunk.sample_rate != SAMPLE_RATE:
+            raise StageFailure(
+                chunk.session_id, "bad_audio", f"utterance {chunk.seq} is {chunk.sample_rate} Hz, not 16000"
+            )
+        if len(chunk.pcm_s16le) % 2:
+            raise StageFailure(chunk.session_id, "bad_audio", f"utterance {chunk.seq} has a torn 16-bit sample")
+        segment = await self.transcribe_chunk(chunk)
+        await self.bus.publish(keys.SEGMENTS, segment)
+
+    async def transcribe_chunk(self, chunk: pb.AudioChunk) -> pb.TranscriptSegment:
+        pcm = np.frombuffer(chunk.pcm_s16le, dtype=np.int16)
+        prompt = await self._prompt(chunk.session_id)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        # The model call blocks for 0.4 s or more: keep the event loop free for reads and acks.
+        rec, pitch = await asyncio.to_thread(self._decode, pcm, prompt)
+        self.busy_seconds += loop.time() - t0
+        self.decoded_seconds += len(pcm) / SAMPLE_RATE
+        return segment_from_recognition(chunk, rec, pitch)
+
+    def _decode(self, pcm: np.ndarray, prompt: str) -> tuple[Recognition, float]:
+        if pcm.size == 0:
+            return Recognition(text=""), 0.0
+        return self.engine.transcribe(pcm_to_float(pcm), prompt=prompt), median_pitch_hz(pcm)
+
+    async def _prompt(self, session_id: str) -> str:
+        if session_id in self._prompts:
+            self._prompts.move_to_end(session_id)
+            return self._prompts[session_id]
+        ctx = await self.store.get_context(session_id)
+        prompt = asr_prompt(ctx) if ctx is not None else ""
+        self._prompts[session_id] = prompt
+        while len(self._prompts) > 256:
+            self._prompts.popitem(last=False)
+        return prompt
+
+
+def segment_from_recognition(chunk: pb.AudioChunk, rec: Recognition, pitch_hz: float) -> pb.TranscriptSegment:
+    """Place the recognition on the session clock and write it in the written forms notes use."""
+    words = [
+        pb.Word(
+            start_s=chunk.start_s + w.start_s,
+            end_s=chunk.start_s + w.end_s,
+            text=w.text,
+            probability=w.probability,
+        )
+        for w in rec.words
+    ]
+    start = words[0].start_s if words else chunk.start_s
+    end = words[-1].end_s if words else chunk.end_s
+    return pb.TranscriptSegment(
+        session_id=chunk.session_id,
+        seq=chunk.seq,
+        start_s=start,
+        end_s=max(end, start),
+        text=to_written(rec.text),
+        raw_text=rec.text,
+        words=words,
+        confidence=rec.confidence,
+        voice_pitch_hz=pitch_hz,
+    )

@@ -1,0 +1,162 @@
+"""`scribe`: dictate (embedded), serve / worker / submit (distributed on Redis), eval."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from services.common.errors import InputError
+
+EXIT_INPUT = 2
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _fail(message: str) -> None:
+    click.echo(f"scribe: error: {message}", err=True)
+    sys.exit(EXIT_INPUT)
+
+
+def _load_context(path: str, mode: str | None) -> Any:
+    from services.common.context import load_context_file
+
+    ctx = load_context_file(path)
+    if mode:
+        ctx.mode = mode
+    return ctx
+
+
+def _check_audio_path(path: str) -> None:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"no such audio file: {path}")
+    if p.stat().st_size == 0:
+        raise InputError(f"{path} is empty (0 bytes)")
+
+
+def _print_result(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        from services.render import render_result
+
+        render_result(Console(), result)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress (never patient words).")
+def cli(verbose: bool) -> None:
+    """Ambient scribe for therapy clinics: audio in, a coded SOAP note out."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+
+
+@cli.command()
+@click.argument("audio")
+@click.option("--context", "context_path", required=True, help="Session context JSON (payer, goals, ...).")
+@click.option("--mode", type=click.Choice(["ambient", "dictation"]), help="Override the context's mode.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--model", "model_path", help="CTranslate2 Whisper model directory (default: bundled tiny.en).")
+@click.option("--asr-workers", type=int, default=None, help="Whisper instances (default: one per core, max 2).")
+def dictate(audio: str, context_path: str, mode: str | None, as_json: bool, model_path: str | None,
+            asr_workers: int | None) -> None:
+    """Transcribe, draft and code one recording, in this process (no servers)."""
+    from services.common.export import result_to_dict
+    from services.ingest.audio import decode_audio
+    from services.pipeline import EmbeddedPipeline
+
+    ctx = _load_context(context_path, mode)
+    _check_audio_path(audio)
+    decode_audio(audio)  # reject bad audio before loading the model
+
+    async def run() -> dict[str, Any]:
+        async with EmbeddedPipeline(model_path=model_path, asr_workers=asr_workers) as pipeline:
+            return result_to_dict(await pipeline.run_file(audio, ctx))
+
+    _print_result(asyncio.run(run()), as_json)
+
+
+@cli.command()
+@click.option("--redis", "redis_url", default=DEFAULT_REDIS, envvar="SCRIBE_REDIS_URL", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the ingest API listens on.")
+@click.option("--port", default=8750, show_default=True)
+@click.option("--asr-workers", type=int, default=2, show_default=True)
+@click.option("--model", "model_path", help="CTranslate2 Whisper model directory.")
+def serve(redis_url: str, host: str, port: int, asr_workers: int, model_path: str | None) -> None:
+    """Run ingest, asr, drafter and coder as separate processes joined by Redis Streams."""
+    from services.runner import serve_processes
+
+    sys.exit(serve_processes(redis_url, host, port, asr_workers, model_path))
+
+
+@cli.command()
+@click.argument("stage", type=click.Choice(["ingest", "asr", "drafter", "coder"]))
+@click.option("--redis", "redis_url", default=DEFAULT_REDIS, envvar="SCRIBE_REDIS_URL", show_default=True)
+@click.option("--name", "consumer", default=None, help="Consumer name in the group (default: stage-pid).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8750, show_default=True)
+@click.option("--model", "model_path", help="CTranslate2 Whisper model directory (asr).")
+@click.option("--claim-idle", type=float, default=30.0, show_default=True,
+              help="Seconds before another worker's unacked entry is taken over.")
+def worker(stage: str, redis_url: str, consumer: str | None, host: str, port: int, model_path: str | None,
+           claim_idle: float) -> None:
+    """Run one stage as a process (what `serve` starts; use it to scale a stage across machines)."""
+    from services.runner import run_worker
+
+    sys.exit(run_worker(stage, redis_url, consumer, host, port, model_path, claim_idle))
+
+
+@cli.command()
+@click.argument("audio")
+@click.option("--context", "context_path", required=True)
+@click.option("--mode", type=click.Choice(["ambient", "dictation"]))
+@click.option("--url", default="http://127.0.0.1:8750", envvar="SCRIBE_URL", show_default=True)
+@click.option("--token", envvar="SCRIBE_TOKEN", help="API token (default: the one `scribe serve` wrote).")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--timeout", type=float, default=600.0, show_default=True)
+def submit(audio: str, context_path: str, mode: str | None, url: str, token: str | None, as_json: bool,
+           timeout: float) -> None:
+    """Send a recording through a running `scribe serve` and print the result."""
+    from services.client import submit_file
+    from services.common.context import context_to_dict
+
+    ctx = _load_context(context_path, mode)
+    _check_audio_path(audio)
+    result = asyncio.run(submit_file(url, token, Path(audio), context_to_dict(ctx), timeout))
+    _print_result(result, as_json)
+
+
+@cli.command(name="eval")
+@click.argument("cases_dir", default=None, required=False)
+@click.option("--json", "json_path", help="Write the figures to this file.")
+@click.option("--from-text", is_flag=True, help="Skip ASR: draft and code the gold segments' text.")
+@click.option("--case", "only", multiple=True, help="Only these case ids.")
+@click.option("--model", "model_path", help="CTranslate2 Whisper model directory.")
+def evaluate(cases_dir: str | None, json_path: str | None, from_text: bool, only: tuple[str, ...],
+             model_path: str | None) -> None:
+    """Run every case of a directory (default: ../shared/eval/public) and print the scores."""
+    from services.evaluation.runner import run_eval
+
+    sys.exit(run_eval(cases_dir, json_path, from_text, list(only), model_path))
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except InputError as exc:
+        _fail(str(exc))
+    except click.exceptions.Abort:
+        _fail("aborted")
+    except click.ClickException as exc:
+        _fail(exc.format_message())
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

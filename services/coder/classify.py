@@ -1,0 +1,164 @@
+"""Which CPT code an activity is: service names, intervention keywords, evaluation complexity."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from services.coder.rules import CodingRules
+
+_CPT_RE = re.compile(r"\b(9\d{4}|G\d{4})\b")
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+                "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_SPOKEN_CPT_RE = re.compile(
+    r"\b((?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine)(?:[\s-]+(?:zero|oh|o|one|two|three|four|five|"
+    r"six|seven|eight|nine)){4})\b",
+    re.IGNORECASE,
+)
+_COMPLEXITY_RE = re.compile(r"\b(low|moderate|medium|high)[\s-]+complexity\b|\bcomplexity\s+(?:is\s+|of\s+)?"
+                            r"(low|moderate|medium|high)\b", re.IGNORECASE)
+_COUNT_COMORB_RE = re.compile(r"\b(\d+|one|two|three|four|five|six|no)\s+(?:personal factors(?: or|and)?\s*)?"
+                              r"comorbidit(?:y|ies)\b", re.IGNORECASE)
+_REFERENCE_RE = re.compile(r"\b(?:at|since|from|during|on|in)\s+(?:the|her|his|their|your)?\s*(?:initial\s+)?"
+                           r"(?:re-?)?eval(?:uation)?\b", re.IGNORECASE)
+_LEVEL = {"low": 0, "moderate": 1, "medium": 1, "high": 2}
+
+
+@dataclass(frozen=True)
+class Mention:
+    cpt: str
+    start: int
+    end: int
+
+
+def allowed(rules: CodingRules, cpt: str, discipline: str) -> bool:
+    info = rules.codes.get(cpt)
+    return info is not None and (not discipline or discipline in info.disciplines)
+
+
+def explicit_codes(text: str, rules: CodingRules, discipline: str) -> list[Mention]:
+    """CPT numbers said outright ("treatment code 92507"), written or as spoken digits."""
+    out = [Mention(m.group(1), m.start(), m.end()) for m in _CPT_RE.finditer(text)]
+    for m in _SPOKEN_CPT_RE.finditer(text):
+        digits = "".join(_DIGIT_WORDS[w.lower()] for w in re.split(r"[\s-]+", m.group(1)))
+        out.append(Mention(digits, m.start(), m.end()))
+    return [m for m in out if allowed(rules, m.cpt, discipline)]
+
+
+def named_services(text: str, rules: CodingRules, discipline: str) -> list[Mention]:
+    """Services named by what clinicians call them ("therapeutic exercise", "gait training")."""
+    found: list[Mention] = []
+    taken: list[tuple[int, int]] = []
+    candidates: list[tuple[int, int, str]] = []
+    for cpt, lex in rules.lexicon.services.items():
+        if not allowed(rules, cpt, discipline) or lex.names.regex is None:
+            continue
+        for m in lex.names.regex.finditer(text):
+            candidates.append((m.start(), m.end(), cpt))
+    # Longest first, so "balance group" beats "balance training"/"group" overlaps.
+    for start, end, cpt in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):
+        if any(start < e and s < end for s, e in taken):
+            continue
+        taken.append((start, end))
+        found.append(Mention(cpt, start, end))
+    return sorted(found, key=lambda m: m.start)
+
+
+def eval_mentions(text: str, rules: CodingRules) -> list[tuple[str, int, int]]:
+    """('evaluation' | 'reevaluation', start, end) for each evaluation said as a service, not as a reference."""
+    out: list[tuple[str, int, int]] = []
+    lex = rules.lexicon
+    spans: list[tuple[int, int]] = []
+    if lex.reeval_names.regex is not None:
+        for m in lex.reeval_names.regex.finditer(text):
+            spans.append(m.span())
+            out.append(("reevaluation", m.start(), m.end()))
+    if lex.eval_names.regex is not None:
+        for m in lex.eval_names.regex.finditer(text):
+            if any(s <= m.start() < e for s, e in spans):
+                continue
+            out.append(("evaluation", m.start(), m.end()))
+    refs = [m.span() for m in _REFERENCE_RE.finditer(text)]
+    return [o for o in out if not any(s <= o[1] < e for s, e in refs)]
+
+
+def keyword_scores(text: str, rules: CodingRules, discipline: str) -> dict[str, float]:
+    """Per-code evidence in one stretch of text: a name 3, a keyword 1, a weak keyword 0.5."""
+    scores: dict[str, float] = {}
+    for cpt, lex in rules.lexicon.services.items():
+        if not allowed(rules, cpt, discipline):
+            continue
+        score = 3.0 * lex.names.count(text) + lex.keywords.count(text) + 0.5 * lex.weak.count(text)
+        if score > 0:
+            scores[cpt] = score
+    return scores
+
+
+def best_code(scores: dict[str, float], minimum: float = 1.0) -> str | None:
+    if not scores:
+        return None
+    cpt, score = max(scores.items(), key=lambda kv: (kv[1], kv[0] == "97110"))
+    return cpt if score >= minimum else None
+
+
+def _stated_complexity(text: str) -> int | None:
+    levels = [_LEVEL[(m.group(1) or m.group(2)).lower()] for m in _COMPLEXITY_RE.finditer(text)]
+    return levels[-1] if levels else None
+
+
+def _history_count(text: str, rules: CodingRules) -> int:
+    stated = [m.group(1).lower() for m in _COUNT_COMORB_RE.finditer(text)]
+    words = {"no": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+    if stated:
+        s = stated[-1]
+        return int(s) if s.isdigit() else words.get(s, 0)
+    return len(set(rules.lexicon.comorbidities.findall(text)))
+
+
+def eval_complexity(text: str, rules: CodingRules) -> int:
+    """0 low, 1 moderate, 2 high: the level said, else history, examination and presentation."""
+    stated = _stated_complexity(text)
+    if stated is not None:
+        return stated
+    lex = rules.lexicon
+    history = _history_count(text, rules)
+    history_level = 0 if history == 0 else (1 if history <= 2 else 2)
+    elements = len(set(lex.body_elements.findall(text)))
+    exam_level = 0 if elements <= 2 else (1 if elements <= 4 else 2)
+    if lex.high_presentation.found(text):
+        presentation = 2
+    elif lex.moderate_presentation.found(text):
+        presentation = 1
+    elif re.search(r"\bstable\b", text, re.IGNORECASE):
+        presentation = 0
+    else:
+        presentation = 2  # not stated: history and examination decide
+    return min(history_level, exam_level, presentation)
+
+
+def evaluation_code(kind: str, text: str, discipline: str, rules: CodingRules) -> str | None:
+    """The evaluation code for a discipline: PT 97161-97164, OT 97165-97168, SLP 92521-92524."""
+    wanted = "reevaluation" if kind == "reevaluation" else "evaluation"
+    if discipline == "SLP":
+        if wanted == "reevaluation":
+            wanted = "evaluation"
+        hits = {area: ps.count(text) for area, ps in rules.lexicon.slp_areas.items()}
+        area = "language"
+        if hits.get("fluency", 0) > max(hits.get("language", 0), 0):
+            area = "fluency"
+        elif hits.get("voice", 0) > hits.get("language", 0) and hits.get("voice", 0) >= hits.get("speech_sound", 0):
+            area = "voice"
+        elif hits.get("speech_sound", 0) > 0 and hits.get("language", 0) == 0:
+            area = "speech_sound"
+        for info in rules.codes.values():
+            if info.kind == "evaluation" and "SLP" in info.disciplines and info.area == area:
+                return info.cpt
+        return None
+    candidates = [c for c in rules.codes.values() if c.kind == wanted and discipline in c.disciplines]
+    if wanted == "reevaluation":
+        return candidates[0].cpt if candidates else None
+    level = ("low", "moderate", "high")[eval_complexity(text, rules)]
+    for info in candidates:
+        if info.complexity == level:
+            return info.cpt
+    return candidates[0].cpt if candidates else None

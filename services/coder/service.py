@@ -1,0 +1,34 @@
+"""Coder stage: draft updates in, coding results out; the final one is kept for clients."""
+
+from __future__ import annotations
+
+import asyncio
+
+from proto import scribe_pb2 as pb
+from services.coder.coding import code_draft
+from services.coder.rules import CodingRules, load_default_rules
+from services.common import keys
+from services.common.bus import Bus
+from services.common.consumer import consume
+from services.common.store import SessionStore
+
+
+class CoderService:
+    stage = "coder"
+
+    def __init__(self, bus: Bus, store: SessionStore, rules: CodingRules | None = None,
+                 consumer: str = "coder-1") -> None:
+        self.bus = bus
+        self.store = store
+        self.rules = rules or load_default_rules()
+        self.consumer = consumer
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await consume(self.bus, keys.DRAFTS, keys.GROUP_CODER, self.consumer, self.handle, stop, stage=self.stage)
+
+    async def handle(self, payload: bytes) -> None:
+        draft = pb.DraftUpdate.FromString(payload)
+        result = code_draft(draft, self.rules)
+        await self.bus.publish(keys.CODES, result)
+        if draft.is_final:
+            await self.store.put_result(result)

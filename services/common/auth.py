@@ -1,0 +1,52 @@
+"""The API token every network endpoint requires.
+
+SCRIBE_TOKEN wins; otherwise `scribe serve` creates a random token in the state directory
+(SCRIBE_STATE_DIR, default ~/.local/state/scribe) with owner-only permissions, and local
+clients read it from there.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from services.common.errors import InputError
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("SCRIBE_STATE_DIR", Path.home() / ".local" / "state" / "scribe"))
+
+
+def token_path() -> Path:
+    return state_dir() / "token"
+
+
+def load_or_create_token() -> str:
+    env = os.environ.get("SCRIBE_TOKEN")
+    if env:
+        return env
+    path = token_path()
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token)
+    return token
+
+
+def load_token() -> str:
+    env = os.environ.get("SCRIBE_TOKEN")
+    if env:
+        return env
+    path = token_path()
+    if not path.is_file():
+        raise InputError(f"no API token: set SCRIBE_TOKEN or pass --token (no token file at {path})")
+    return path.read_text().strip()
+
+
+def token_matches(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())

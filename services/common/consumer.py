@@ -1,0 +1,92 @@
+"""The read-handle-ack loop every stage runs, with the delivery rules in one place.
+
+- The handler's work is done before the ack, so a worker that dies mid-way leaves the entry
+  pending and another worker reclaims it (see Bus.read).
+- An InputError (the message itself is bad) is reported on scribe:errors and acked: retrying
+  cannot help. Any other exception leaves the entry pending, to be retried after the claim
+  idle time and dead-lettered past the delivery cap.
+- Logs carry the stage, entry id and error type, never message contents (patient words).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from google.protobuf.message import DecodeError
+
+from proto import scribe_pb2 as pb
+from services.common import keys
+from services.common.bus import Bus
+from services.common.errors import InputError
+
+log = logging.getLogger("scribe.consumer")
+
+Handler = Callable[[bytes], Awaitable[None]]
+
+
+class StageFailure(InputError):
+    """A message that can never be processed; carries the session it belongs to."""
+
+    def __init__(self, session_id: str, category: str, message: str) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+        self.category = category
+
+
+def session_of(payload: bytes) -> str:
+    """Session id of any bus message (all carry it as field 1)."""
+    try:
+        return pb.SessionRef.FromString(payload).session_id
+    except DecodeError:
+        return ""
+
+
+async def report_error(bus: Bus, stage: str, session_id: str, category: str, message: str, fatal: bool) -> None:
+    await bus.publish(
+        keys.ERRORS,
+        pb.StageError(session_id=session_id, stage=stage, category=category, message=message, fatal=fatal),
+    )
+
+
+async def consume(
+    bus: Bus,
+    stream: str,
+    group: str,
+    consumer: str,
+    handler: Handler,
+    stop: asyncio.Event,
+    *,
+    stage: str,
+    count: int = 1,
+) -> None:
+    """Run `handler` on every entry of `stream` for `group` until `stop` is set."""
+    await bus.ensure_group(stream, group)
+    while not stop.is_set():
+        deliveries = await bus.read(stream, group, consumer, count=count)
+        for delivery in deliveries:
+            try:
+                await handler(delivery.payload)
+            except (InputError, DecodeError) as exc:
+                session_id = getattr(exc, "session_id", "") or session_of(delivery.payload)
+                category = getattr(exc, "category", "bad_message")
+                log.warning("%s: rejected entry %s (%s)", stage, delivery.entry_id, category)
+                await report_error(bus, stage, session_id, category, str(exc), fatal=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a worker must survive any one bad entry
+                log.error(
+                    "%s: entry %s failed on delivery %d with %s; left pending for retry",
+                    stage,
+                    delivery.entry_id,
+                    delivery.deliveries,
+                    type(exc).__name__,
+                )
+                if delivery.deliveries >= bus.policy.max_deliveries:
+                    await report_error(
+                        bus, stage, session_of(delivery.payload), "retries_exhausted",
+                        f"{stage} failed {delivery.deliveries} times ({type(exc).__name__})", fatal=True,
+                    )
+                continue
+            await bus.ack(stream, group, delivery.entry_id)

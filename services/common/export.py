@@ -1,0 +1,53 @@
+"""The JSON a run prints (shared/eval/README.md, "The output a run must give")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proto import scribe_pb2 as pb
+
+SECTIONS = ("subjective", "objective", "assessment", "plan")
+
+
+def _span(span: pb.EvidenceSpan) -> dict[str, float]:
+    return {"start_s": round(span.start_s, 2), "end_s": round(span.end_s, 2)}
+
+
+def _item(item: pb.NoteItem) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": item.text, "evidence": [_span(e) for e in item.evidence]}
+    if item.needs_review:
+        out["needs_review"] = True
+    return out
+
+
+def result_to_dict(result: pb.CodingResult) -> dict[str, Any]:
+    draft = result.draft
+    return {
+        "session_id": result.session_id,
+        "transcript": [
+            {
+                "start_s": round(s.start_s, 2),
+                "end_s": round(s.end_s, 2),
+                "speaker": s.speaker,
+                "text": s.text,
+                "raw_text": s.raw_text,
+            }
+            for s in draft.transcript
+        ],
+        "note": {name: [_item(i) for i in getattr(draft.note, name)] for name in SECTIONS},
+        "codes": [
+            {
+                "cpt": c.cpt,
+                "units": c.units,
+                "minutes": c.minutes,
+                "start": c.start or None,
+                "stop": c.stop or None,
+                "modifiers": list(c.modifiers),
+                "rationale": c.rationale,
+                "evidence": [_span(e) for e in c.evidence],
+            }
+            for c in result.codes
+        ],
+        "billing_method": result.billing_method,
+        "flags": [{"kind": f.kind, "message": f.message, "cpt": f.cpt or None} for f in result.flags],
+    }

@@ -1,0 +1,124 @@
+"""Per-session state shared by workers: context, segments by seq, stop marker, final result.
+
+Every write is keyed by (session, seq) or by session, so a redelivered message overwrites
+the same value instead of adding a duplicate: that is what makes at-least-once delivery
+come out exactly once.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import redis.asyncio as aioredis
+
+from proto import scribe_pb2 as pb
+from services.common import keys
+
+
+class SessionStore(abc.ABC):
+    @abc.abstractmethod
+    async def put_context(self, session_id: str, context: pb.SessionContext) -> None: ...
+
+    @abc.abstractmethod
+    async def get_context(self, session_id: str) -> pb.SessionContext | None: ...
+
+    @abc.abstractmethod
+    async def put_segment(self, segment: pb.TranscriptSegment) -> None: ...
+
+    @abc.abstractmethod
+    async def segments(self, session_id: str) -> list[pb.TranscriptSegment]:
+        """Every stored segment of the session, ordered by seq."""
+
+    @abc.abstractmethod
+    async def put_stop(self, event: pb.SessionEvent) -> None: ...
+
+    @abc.abstractmethod
+    async def get_stop(self, session_id: str) -> pb.SessionEvent | None: ...
+
+    @abc.abstractmethod
+    async def put_result(self, result: pb.CodingResult) -> None:
+        """Keep the final result; the session's other keys start to expire."""
+
+    @abc.abstractmethod
+    async def get_result(self, session_id: str) -> pb.CodingResult | None: ...
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+class MemoryStore(SessionStore):
+    def __init__(self) -> None:
+        self._contexts: dict[str, pb.SessionContext] = {}
+        self._segments: dict[str, dict[int, pb.TranscriptSegment]] = {}
+        self._stops: dict[str, pb.SessionEvent] = {}
+        self._results: dict[str, pb.CodingResult] = {}
+
+    async def put_context(self, session_id: str, context: pb.SessionContext) -> None:
+        self._contexts[session_id] = context
+
+    async def get_context(self, session_id: str) -> pb.SessionContext | None:
+        return self._contexts.get(session_id)
+
+    async def put_segment(self, segment: pb.TranscriptSegment) -> None:
+        self._segments.setdefault(segment.session_id, {})[segment.seq] = segment
+
+    async def segments(self, session_id: str) -> list[pb.TranscriptSegment]:
+        by_seq = self._segments.get(session_id, {})
+        return [by_seq[k] for k in sorted(by_seq)]
+
+    async def put_stop(self, event: pb.SessionEvent) -> None:
+        self._stops[event.session_id] = event
+
+    async def get_stop(self, session_id: str) -> pb.SessionEvent | None:
+        return self._stops.get(session_id)
+
+    async def put_result(self, result: pb.CodingResult) -> None:
+        self._results[result.session_id] = result
+
+    async def get_result(self, session_id: str) -> pb.CodingResult | None:
+        return self._results.get(session_id)
+
+
+class RedisStore(SessionStore):
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", ttl_s: int = keys.SESSION_TTL_S) -> None:
+        self._r = aioredis.Redis.from_url(url)
+        self._ttl_s = ttl_s
+
+    async def put_context(self, session_id: str, context: pb.SessionContext) -> None:
+        await self._r.set(keys.session_key(session_id, "context"), context.SerializeToString())
+
+    async def get_context(self, session_id: str) -> pb.SessionContext | None:
+        raw = await self._r.get(keys.session_key(session_id, "context"))
+        return pb.SessionContext.FromString(raw) if raw is not None else None
+
+    async def put_segment(self, segment: pb.TranscriptSegment) -> None:
+        await self._r.hset(
+            keys.session_key(segment.session_id, "segments"), str(segment.seq), segment.SerializeToString()
+        )
+
+    async def segments(self, session_id: str) -> list[pb.TranscriptSegment]:
+        raw = await self._r.hgetall(keys.session_key(session_id, "segments"))
+        segs = [pb.TranscriptSegment.FromString(v) for v in raw.values()]
+        return sorted(segs, key=lambda s: s.seq)
+
+    async def put_stop(self, event: pb.SessionEvent) -> None:
+        await self._r.set(keys.session_key(event.session_id, "stop"), event.SerializeToString())
+
+    async def get_stop(self, session_id: str) -> pb.SessionEvent | None:
+        raw = await self._r.get(keys.session_key(session_id, "stop"))
+        return pb.SessionEvent.FromString(raw) if raw is not None else None
+
+    async def put_result(self, result: pb.CodingResult) -> None:
+        sid = result.session_id
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.set(keys.session_key(sid, "result"), result.SerializeToString(), ex=self._ttl_s)
+            for part in ("context", "segments", "stop"):
+                pipe.expire(keys.session_key(sid, part), self._ttl_s)
+            await pipe.execute()
+
+    async def get_result(self, session_id: str) -> pb.CodingResult | None:
+        raw = await self._r.get(keys.session_key(session_id, "result"))
+        return pb.CodingResult.FromString(raw) if raw is not None else None
+
+    async def close(self) -> None:
+        await self._r.aclose()

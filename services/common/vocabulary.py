@@ -1,0 +1,357 @@
+"""Therapy vocabulary: spoken -> written normalisation, the recogniser's prompt, and measure spans.
+
+All word lists live in therapy_vocabulary.toml; this module holds the logic. Each rule is one
+precompiled regex applied in a fixed order, and every rule's output is something no rule matches
+again, which keeps `to_written` idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from proto import scribe_pb2 as pb
+
+DATA_FILE = Path(__file__).with_name("therapy_vocabulary.toml")
+_I = re.IGNORECASE
+
+
+@cache
+def vocabulary_data() -> dict[str, Any]:
+    """The parsed data file (read once)."""
+    with DATA_FILE.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _alt(words: Iterable[str]) -> str:
+    """Regex alternation of plain phrases, longest first so "times a week" beats "times"."""
+    parts = sorted({w for w in words}, key=len, reverse=True)
+    return "|".join(r"\s+".join(re.escape(p) for p in w.split()) for w in parts)
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.lower().split())
+
+
+@dataclass(frozen=True)
+class _Numbers:
+    values: dict[str, int]  # every number word, "oh" included
+    ones: str
+    teens: str
+    tens: str
+    card: str  # one spoken cardinal (with optional decimal), no surrounding anchors
+    num: str  # a spoken cardinal or a digit number
+
+
+@cache
+def _numbers() -> _Numbers:
+    n = vocabulary_data()["numbers"]
+    ones = _alt(k for k in n["ones"] if k not in ("zero", "oh"))
+    teens, tens = _alt(n["teens"]), _alt(n["tens"])
+    t2 = rf"(?:(?:{tens})(?:-|\s+)(?:{ones})|{tens}|{teens}|{ones})"
+    hund = rf"(?:(?:{ones}|a)\s+hundred(?:\s+(?:and\s+)?{t2})?)"
+    thou = rf"(?:(?:{t2}|a)\s+thousand(?:\s+(?:and\s+)?(?:{hund}|{t2}))?)"
+    card = rf"(?:{thou}|{hund}|{t2}|zero)(?:\s+point(?:\s+(?:{ones}|zero|oh))+)?"
+    num = rf"(?:(?<![\d.])\d+(?:\.\d+)?(?![\d:])|\b{card}\b)"
+    values = {**n["ones"], **n["teens"], **n["tens"]}
+    return _Numbers(values, ones, teens, tens, card, num)
+
+
+def _value(spoken: str) -> str:
+    """Digits for a spoken cardinal ("one hundred five" -> "105", "thirteen point four" -> "13.4")."""
+    if re.fullmatch(r"\d+(?:\.\d+)?", spoken):
+        return spoken
+    values = _numbers().values
+    whole, _, frac = spoken.lower().replace("-", " ").partition(" point ")
+    total = current = 0
+    for word in whole.split():
+        if word == "hundred":
+            current = (current or 1) * 100
+        elif word == "thousand":
+            total, current = total + (current or 1) * 1000, 0
+        elif word in values:
+            current += values[word]
+    digits = "".join(str(values[w]) for w in frac.split() if w in values)
+    return str(total + current) + (f".{digits}" if digits else "")
+
+
+def _keep_case(m: re.Match[str], written: str) -> str:
+    """Capitalise a replacement only where the sentence starts (mid-sentence capitals are noise)."""
+    starts = not m.string[: m.start()].strip() or m.string[: m.start()].rstrip()[-1] in ".!?"
+    if starts and m[0][:1].isupper():
+        return written[:1].upper() + written[1:]
+    return written
+
+
+Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
+
+
+@cache
+def _rules() -> list[Rule]:
+    d = vocabulary_data()
+    nums = _numbers()
+    num, ones, teens, tens = nums.num, nums.ones, nums.teens, nums.tens
+    numword = _alt(nums.values)
+    units = _alt(d["units"]["words"])
+    percent = _alt(d["units"]["percent"])
+    idioms = {_norm(w) for w in d["units"]["idiom_after_one"]}
+    clock = d["clock"]
+    pm_hours = set(clock["afternoon_hours"])
+    measure_near = re.compile(rf"\b(?:{_alt(clock['measure_words'])})\b", _I)
+    strength_near = re.compile(_alt(d["mmt"]["strength_context"]), _I)
+    prev_is_number = re.compile(rf"(?:\b(?:{numword})|\d)[\s-]*$", _I)
+    next_is_number = re.compile(rf"^[\s-]*(?:(?:{numword})\b|\d)", _I)
+    after_unit = re.compile(rf"^\s*(?:{units}|{percent}|%)\b", _I)
+    confusions = {_norm(c["heard"]): c["written"] for c in d["confusions"]}
+    rules: list[Rule] = []
+
+    def add(pattern: str, fn: Callable[[re.Match[str]], str], flags: int = _I) -> None:
+        rules.append((re.compile(pattern, flags), fn))
+
+    def sentence_before(m: re.Match[str], width: int = 60) -> str:
+        """The text before the match, back to the sentence start (context for a rule)."""
+        before = m.string[max(0, m.start() - width) : m.start()]
+        return re.split(r"[.!?;]\s", before)[-1]
+
+    # 1. Reviewed recogniser confusions and spelling variants, whole phrases only.
+    add(rf"(?<![\w-])(?:{_alt(confusions)})(?![\w-])", lambda m: _keep_case(m, confusions[_norm(m[0])]))
+    add(
+        rf"\b(?:{_alt(d['laterality']['misheard_right'])})(?=\s+(?:{_alt(d['laterality']['body_parts'])})\b)",
+        lambda m: _keep_case(m, "right"),
+    )
+    # Spinal levels "L four" -> "L4"; the letter must be a capital standing alone.
+    levels: dict[str, int] = d["spine"]["levels"]
+
+    def spine(m: re.Match[str]) -> str:
+        level = _value(m[2])
+        return f"{m[1]}{level}" if 1 <= int(level) <= levels[m[1]] else m[0]
+
+    add(rf"\b([{''.join(levels)}])[\s-]?((?i:{ones}|ten|eleven|twelve)|\d{{1,2}})\b", spine, 0)
+
+    # 2. Procedure codes said digit by digit or in pairs: "code nine seven one one oh" -> "code 97110".
+    code_word = rf"(?:{ones}|zero|oh|{teens}|{tens})"
+
+    def code(m: re.Match[str]) -> str:
+        words = m[3].lower().replace("-", " ").split()
+        out, i = "", 0
+        while i < len(words):
+            w = words[i]
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            if w in d["numbers"]["tens"] and nxt in d["numbers"]["ones"] and nxt not in ("zero", "oh"):
+                out, i = out + _value(f"{w} {nxt}"), i + 2
+            else:
+                out, i = out + str(nums.values[w]), i + 1
+        return f"{m[1]}{m[2]}{out}" if len(out) == d["codes"]["digits"] else m[0]
+
+    add(rf"\b({_alt(d['codes']['keywords'])})(\s+(?:is\s+)?)({code_word}(?:[\s-]+{code_word})+)\b", code)
+
+    # 3. Clock times, only where time is being talked about.
+    hour_w = rf"(?:{ones}|ten|eleven|twelve)"
+    minute_w = rf"(?:oh\s+(?:{ones})|(?:{tens})(?:[\s-]+(?:{ones}))?|{teens})"
+    time_w = rf"(?:{hour_w}\s+(?:{minute_w}|o'?\s?clock)\b|(?<![\w:./+-])\d{{1,2}}\s+o'?\s?clock\b)"
+    time_d = r"(?<![\d.:/])\d{1,2}[:.]?\d{2}(?![\d%/]|\.\d)"
+    any_time = rf"(?:\b{time_w}|{time_d})"
+
+    def to_clock(spoken: str) -> str | None:
+        s = spoken.lower()
+        if "clock" in s:
+            hour, minute = int(_value(re.sub(r"o'?\s?clock", "", s).strip())), 0
+        elif re.fullmatch(r"\d{1,2}[:.]?\d{2}", s):
+            digits = s.replace(":", "").replace(".", "")
+            hour, minute = int(digits[:-2]), int(digits[-2:])
+        else:
+            h, _, m = s.partition(" ")
+            hour, minute = int(_value(h)), int(_value(m.replace("oh", "").strip()))
+        if not (0 <= hour <= 23 and 0 <= minute <= 59):
+            return None
+        return f"{hour + 12 if hour in pm_hours else hour}:{minute:02d}"
+
+    def is_measure(m: re.Match[str]) -> bool:
+        return bool(after_unit.match(m.string[m.end() :]) or measure_near.search(sentence_before(m, 40)))
+
+    def time_range(m: re.Match[str]) -> str:
+        a, b = to_clock(m[2]), to_clock(m[4])
+        # Both spoken or both digits: a mix ("100 to one twenty") is our own output meeting speech.
+        kinds = {"run" if t.isdigit() else "spoken" if t[0].isalpha() else "written" for t in (m[2], m[4])}
+        if a is None or b is None or kinds == {"run", "spoken"} or is_measure(m):
+            return m[0]
+        return f"{m[1] or ''}{a}{m[3]}{b}"
+
+    range_join = rf"(\s+(?:{_alt(clock['range_words'])}|-)\s+)"
+    add(rf"(\b(?:from|between)\s+)?({any_time}){range_join}({any_time})", time_range)
+
+    def single_time(m: re.Match[str]) -> str:
+        t = to_clock(m[2])
+        return m[0] if t is None or is_measure(m) else f"{m[1]}{t}"
+
+    # Alone, a digit run like "100" is a time only when Whisper wrote a separator ("10.25").
+    time_sep = r"(?<![\d.:/])\d{1,2}[:.]\d{2}(?![\d%/]|\.\d)"
+    add(rf"\b((?:{_alt(clock['single_context'])})\s+)({time_w}|{time_sep})", single_time)
+    add(rf"(\b{hour_w}|(?<![\w:./+-])\d{{1,2}})\s+o'?\s?clock\b", lambda m: to_clock(m[0]) or m[0])
+
+    # 4. Scores "four plus out of five" -> "4+/5", "3 out of 10" -> "3/10".
+    sign = r"(?:\s*(plus|minus|\+|-))?"
+
+    def out_of(m: re.Match[str]) -> str:
+        a, b = _value(m[1]), _value(m[3])
+        if float(a) > float(b):
+            return m[0]
+        mark = {"plus": "+", "minus": "-"}.get((m[2] or "").lower(), m[2] or "")
+        return f"{a}{mark}/{b}"
+
+    add(rf"({num}){sign}\s+out\s+of\s+({num})", out_of)
+
+    # 5. A bare muscle grade "four plus" only where strength is being graded.
+    grade = rf"(?<![\d./+-])(\b(?:{ones}|zero)\b|[0-5])\s*(plus|minus|\+|-)(?!\s*(?:out\s+of|/|\d))(?![\w-])"
+
+    def bare_grade(m: re.Match[str]) -> str:
+        before = sentence_before(m)
+        if not strength_near.search(before) or prev_is_number.search(before):
+            return m[0]
+        value = _value(m[1])
+        if int(value) > d["mmt"]["max_grade"]:
+            return m[0]
+        return f"{value}{'+' if m[2].lower() in ('plus', '+') else '-'}/{d['mmt']['max_grade']}"
+
+    add(grade, bare_grade)
+
+    # 6. Sets by repetitions "three sets of fifteen" -> "3x15".
+    add(rf"({num})\s+sets?\s+of\s+({num})(?!\d|\.\d)", lambda m: f"{_value(m[1])}x{_value(m[2])}")
+
+    # 7. Negative measures "minus fifteen" -> "-15" (after a number, "minus" is a grade or arithmetic).
+    def minus(m: re.Match[str]) -> str:
+        before = m.string[max(0, m.start() - 20) : m.start()]
+        return m[0] if prev_is_number.search(before) else f"-{_value(m[1])}"
+
+    add(rf"\bminus\s+({num})", minus)
+
+    # 8. Percent and numbers before a unit: "ninety two percent" -> "92%", "forty pounds" -> "40 pounds".
+    add(rf"({num})\s*(?:{percent})\b", lambda m: f"{_value(m[1])}%")
+
+    def with_unit(m: re.Match[str]) -> str:
+        unit = _norm(m[3])
+        if m[1].lower() == "one" and unit in idioms:
+            return m[0]
+        if unit == "second" and re.match(r"\s+of\b", m.string[m.end() :]):  # "the twenty second of May"
+            return m[0]
+        return f"{_value(m[1])}{m[2]}{m[3]}"
+
+    # A range before a unit is written alike on both ends: "ten to fifteen reps" -> "10 to 15 reps".
+    add(
+        rf"({num})(\s+(?:to|or)\s+|-)({num})(?=(?:\s+|-)(?:{units})\b)",
+        lambda m: f"{_value(m[1])}{m[2]}{_value(m[3])}",
+    )
+    add(rf"({num})(\s+|-)({units})\b", with_unit)
+    # A repeat after a measure: "200 feet times two" -> "200 feet x2".
+    add(
+        rf"\b({units})\s+{d['units']['repeat_word']}\s+({num})\b(?!\s+(?:a|per)\b)",
+        lambda m: f"{m[1]} x{_value(m[2])}",
+    )
+
+    # 9. Compound numbers standing alone ("forty five", "one hundred forty") are clearer as digits;
+    # single words ("two kids", "one of them") stay, and so do runs of several numbers.
+    def compound(m: re.Match[str]) -> str:
+        if len(m[0].split()) < 2 and "-" not in m[0]:
+            return m[0]
+        if prev_is_number.search(m.string[max(0, m.start() - 20) : m.start()]):
+            return m[0]
+        if next_is_number.match(m.string[m.end() : m.end() + 20]):
+            return m[0]
+        return _value(m[0])
+
+    add(rf"\b{nums.card}\b", compound)
+    return rules
+
+
+def to_written(text: str) -> str:
+    """Return `text` with spoken therapy forms in the written forms notes use."""
+    for pattern, fn in _rules():
+        text = pattern.sub(fn, text)
+    return text
+
+
+@cache
+def measure_pattern() -> re.Pattern[str]:
+    """Written measures: 4+/5, 3/10, 3x15, 200 feet x2, 10:05, 92%, 110 degrees, 110°, -15 degrees, -10."""
+    units = _alt(vocabulary_data()["units"]["words"])
+    number = r"-?\d+(?:\.\d+)?"
+    return re.compile(
+        rf"(?<![\w.:/+-])(?:"
+        rf"\d+(?:\.\d+)?[+-]?/\d+"  # grades and scores
+        rf"|\d+\s?x\s?\d+"  # sets x reps
+        rf"|\d{{1,2}}:\d{{2}}"  # clock times
+        rf"|{number}\s?%"
+        rf"|{number}\s?°"
+        rf"|{number}(?:\s+|-)(?:{units})\b(?:\s+x\d+)?"
+        rf"|-\d+(?:\.\d+)?"  # a bare negative measure ("from -15 degrees to -10")
+        rf"|x\d+"
+        rf")(?![\w/])",
+        _I,
+    )
+
+
+def find_measures(text: str) -> list[tuple[int, int]]:
+    """Character spans (start, end) of the written measures in `text`, left to right."""
+    return [m.span() for m in measure_pattern().finditer(text)]
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'/-]*[A-Za-z]|[A-Za-z]")
+
+
+def _context_phrase(text: str, seen: set[str]) -> str:
+    """The content words of one context field: no numbers, no stopwords, no likely names."""
+    p = vocabulary_data()["prompt"]
+    proper = {w.lower() for w in p["proper_terms"]}
+    stop = {w.lower() for w in p["stopwords"]} | set(_numbers().values)
+    kept: list[str] = []
+    for i, m in enumerate(_WORD.finditer(text)):
+        word = m[0]
+        low = word.lower()
+        if low in stop or low in seen or len(word) < 2:
+            continue
+        is_acronym = word.isupper() and len(word) <= 6
+        if word[0].isupper() and not is_acronym and low not in proper:
+            # A capital word may be a person's name; the field's first word is capital by position only.
+            if i > 0:
+                continue
+            word = low
+        seen.add(low)
+        kept.append(word)
+    return " ".join(kept)
+
+
+def asr_prompt(context: pb.SessionContext) -> str:
+    """A prompt, in spoken forms, that biases Whisper towards this session's vocabulary.
+
+    Numbers from the context are left out (a prompt with "4/5" made tiny.en write "4.5"), and so
+    are capitalised words that are not known therapy terms, since they may be names. Whisper reads
+    the prompt as the preceding text, so the session's own words and the spoken-number style come
+    last, nearest the audio; discipline terms fill what is left of the word budget.
+    """
+    p = vocabulary_data()["prompt"]
+    discipline = context.discipline if context.discipline in p["opening"] else "PT"
+    seen: set[str] = set()
+    own = [_context_phrase(t, seen) for t in (context.diagnosis, *context.goals, *context.vocabulary)]
+    budget = p["max_words"] - len(p["opening"][discipline].split()) - len(p["style"][discipline].split())
+    session: list[str] = []
+    for phrase in filter(None, own):
+        budget -= len(phrase.split())
+        if budget < 0:
+            break
+        session.append(phrase)
+    general: list[str] = []
+    for term in (*p[discipline], *p["common"]):
+        words = term.lower().split()
+        if all(w in seen for w in words) or budget - len(words) < 0:
+            continue
+        budget -= len(words)
+        seen.update(words)
+        general.append(term)
+    terms = ", ".join((*general, *session))
+    parts = (p["opening"][discipline], f"{terms}." if terms else "", p["style"][discipline])
+    return " ".join(filter(None, parts))

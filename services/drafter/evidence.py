@@ -1,0 +1,67 @@
+"""Evidence spans for note items, number integrity, and recogniser-confidence review flags."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from proto import scribe_pb2 as pb
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# Recogniser words that carry a measure: digits, number words, and the words around them.
+_NUMBER_WORD = re.compile(
+    r"^(\d[\d.,:/+x%-]*|zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+    r"eighty|ninety|hundred|thousand|point|half|plus|minus|percent|degrees?|pounds?|feet|seconds?|"
+    r"minutes?|out|of|sets?|reps?|times)$",
+    re.IGNORECASE,
+)
+
+
+def numbers_in(text: str) -> list[str]:
+    """Every number written in `text` ("13.4", "4", "10" of "4+/10")."""
+    return _NUMBER.findall(text)
+
+
+def unsupported_numbers(item_text: str, evidence_texts: Iterable[str]) -> list[str]:
+    """Numbers in the item that no evidence segment's text contains."""
+    found: set[str] = set()
+    for t in evidence_texts:
+        found.update(numbers_in(t))
+    return [n for n in numbers_in(item_text) if n not in found]
+
+
+def spans(transcript: Sequence[pb.TranscriptSegment], segs: Iterable[int]) -> list[pb.EvidenceSpan]:
+    """One span per distinct segment, in transcript order."""
+    return [pb.EvidenceSpan(start_s=transcript[i].start_s, end_s=transcript[i].end_s) for i in sorted(set(segs))]
+
+
+def _measure_words(seg: pb.TranscriptSegment, numbers: set[str]) -> list[pb.Word]:
+    """The recogniser words that spelled this segment's numbers."""
+    out = []
+    for w in seg.words:
+        token = w.text.strip().strip(".,;:!?\"'()").lower()
+        if not token:
+            continue
+        if _NUMBER.search(token):
+            if any(n in token for n in numbers) or not numbers:
+                out.append(w)
+        elif _NUMBER_WORD.match(token) and token not in {"out", "of", "times", "oh"}:
+            out.append(w)
+    return out
+
+
+def needs_review(item_text: str, segments: Iterable[pb.TranscriptSegment], threshold: float) -> bool:
+    """True when the item states a number and a recogniser word spelling a number was unsure.
+
+    Segments without word timings (gold text, typed input) never trigger review.
+    """
+    numbers = set(numbers_in(item_text))
+    if not numbers:
+        return False
+    for seg in segments:
+        if not seg.words or not (numbers & set(numbers_in(seg.text))):
+            continue
+        if any(w.probability < threshold for w in _measure_words(seg, numbers)):
+            return True
+    return False

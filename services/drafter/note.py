@@ -1,0 +1,213 @@
+"""SOAP note from a transcript: a pure function of the segments and the session context."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from proto import scribe_pb2 as pb
+from services.drafter import evidence
+from services.drafter.clean import clean_sentence, strip_fillers
+from services.drafter.lexicon import SECTIONS, Lexicon, load_lexicon
+from services.drafter.roles import PATIENT, THERAPIST, assign_roles
+from services.drafter.sections import classify, kind_of
+from services.drafter.sentences import Sentence, sentences_of, split_clauses, split_text
+from services.drafter.smalltalk import strip_small_talk
+
+_PROMPT = re.compile(r"\b(tell me|describe|show me) (about|what|how|where|when)\b[^.?!]*", re.IGNORECASE)
+_NUMBER_WORDS = re.compile(r"\b(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b", re.IGNORECASE)
+_ROLES = (THERAPIST, PATIENT, "other")
+_KIND_RANK = {"measure": 3, "pain": 3, "impression": 2, "goal_link": 2, "hep": 2}
+MAX_PROGRESS_LINES = 6
+# A header said in an earlier segment decides only for sentences the rules barely place.
+CARRY_BELOW = 2.0
+
+
+@dataclass
+class _Item:
+    section: str
+    kind: str
+    seg: int
+    role: str
+    texts: list[str] = field(default_factory=list)
+    segs: set[int] = field(default_factory=set)
+    prefix: str = ""
+
+    @property
+    def text(self) -> str:
+        body = " ".join(self.texts)
+        return f"{self.prefix}: {body}" if self.prefix else body
+
+
+def resolve_roles(
+    transcript: Sequence[pb.TranscriptSegment], context: pb.SessionContext, lex: Lexicon
+) -> list[str]:
+    """Roles already on the segments where set; assigned from content and voice where not."""
+    if context.mode == "dictation":
+        return [THERAPIST] * len(transcript)
+    if all(seg.speaker for seg in transcript):
+        return [seg.speaker if seg.speaker in _ROLES else "other" for seg in transcript]
+    assigned = assign_roles(transcript, context, lex)
+    return [
+        (seg.speaker if seg.speaker in _ROLES else "other") if seg.speaker else assigned[i]
+        for i, seg in enumerate(transcript)
+    ]
+
+
+def _section_for(sent: Sentence, text: str, carried: str | None, context: pb.SessionContext,
+                 lex: Lexicon) -> tuple[str | None, str]:
+    c = classify(text, sent.role, lex)
+    if sent.header is not None and sent.role == THERAPIST and not text.rstrip().endswith("?"):
+        return sent.header, kind_of(sent.header, text, lex)
+    if c.section is None:
+        return None, ""
+    if carried and context.mode == "dictation" and c.score < CARRY_BELOW:
+        return carried, kind_of(carried, text, lex)
+    return c.section, c.kind
+
+
+def _question_topic(transcript: Sequence[pb.TranscriptSegment], roles: Sequence[str], seg: int,
+                    lex: Lexicon) -> tuple[str, int | None]:
+    """Body part (or "Pain") the therapist asked about just before a patient's answer."""
+    for j in range(seg - 1, max(-1, seg - 3), -1):
+        if roles[j] != THERAPIST:
+            continue
+        text = transcript[j].text
+        prompt = _PROMPT.search(text)
+        if "?" not in text and not prompt:
+            return "", None
+        question = prompt.group(0) if prompt else text[: text.rindex("?") + 1].split(". ")[-1]
+        m = lex.topic_body.search(question)
+        if m:
+            return m.group(0)[0].upper() + m.group(0)[1:].lower(), j
+        if lex.topic_pain.search(question):
+            return "Pain", j
+        return "", None
+    return "", None
+
+
+def _trim_preamble(text: str, lex: Lexicon) -> str:
+    """Drop the "Dictating the daily note" clauses; keep diagnosis, visit number, post-op week."""
+    kept = [c.strip() for c in split_clauses(text) if not lex.is_preamble(c)]
+    out = ", ".join(kept).strip(" ,.")
+    return out + "." if out else ""
+
+
+def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.SessionContext,
+                 roles: Sequence[str], lex: Lexicon) -> list[_Item]:
+    items: list[_Item] = []
+    carried: str | None = None
+    hep = False
+    for sent in sentences_of(transcript, roles, lex):
+        if sent.header is not None and sent.role == THERAPIST:
+            carried = sent.header
+        dictated = sent.header is not None and sent.role == THERAPIST
+        text = sent.text if dictated and not lex.is_strong_smalltalk(sent.text) else strip_small_talk(sent.text, lex)
+        topic, qseg = "", None
+        rescued = False
+        if sent.role == PATIENT:
+            topic, qseg = _question_topic(transcript, roles, sent.seg, lex)
+            if not text and topic and _NUMBER_WORDS.search(sent.text) and not lex.is_strong_smalltalk(sent.text):
+                text, rescued = sent.text, True  # "Now it's a three." answering "where is the pain now?"
+        if text and lex.is_preamble(text):
+            text = _trim_preamble(text, lex)
+        body = strip_fillers(text, lex) if text else ""
+        if not body:
+            continue
+        if sent.role == THERAPIST and lex.closes_hep(body):
+            hep = False
+            continue
+        if sent.role == THERAPIST and lex.opens_hep(body) and not lex.has_measure(body):
+            hep = True
+            continue
+        section: str | None = "subjective"
+        kind = "pain"
+        if not rescued:
+            section, kind = _section_for(sent, body, carried, context, lex)
+        if section is None:
+            continue
+        if hep and section == "objective":
+            section, kind = "plan", "hep"
+        out = clean_sentence(body, sent.role, lex)
+        if not out:
+            continue
+        last = items[-1] if items else None
+        if last and last.seg == sent.seg and last.section == section:
+            last.texts.append(out)
+            if _KIND_RANK.get(kind, 0) > _KIND_RANK.get(last.kind, 0):
+                last.kind = kind
+            continue
+        item = _Item(section=section, kind=kind, seg=sent.seg, role=sent.role, texts=[out], segs={sent.seg})
+        if sent.role == PATIENT and section == "subjective":
+            whole = " ".join(split_clauses(sent.text))
+            if topic and qseg is not None and not (
+                lex.topic_body.search(whole) or (topic == "Pain" and lex.topic_pain.search(whole))
+            ):
+                item.prefix = topic
+                item.segs.add(qseg)
+        items.append(item)
+    return items
+
+
+def _derived_assessment(items: list[_Item], lex: Lexicon) -> list[_Item]:
+    """Progress against earlier values and the skilled cueing shown, restated for the assessment."""
+    out: list[_Item] = []
+    progress = [
+        i for i in items if i.section == "objective" and lex.has_measure(i.text) and lex.is_progress(i.text)
+    ][:MAX_PROGRESS_LINES]
+    if progress:
+        sentences: list[str] = []
+        for i in progress:
+            sentences.extend(t for t in i.texts if lex.is_progress(t))
+        out.append(_Item("assessment", "progress", progress[0].seg, THERAPIST,
+                         ["Progress against prior measures: " + " ".join(sentences)],
+                         set().union(*(i.segs for i in progress))))
+    has_skill_line = any(i.section == "assessment" and lex.is_skilled(i.text) for i in items)
+    if not has_skill_line:
+        clauses: list[str] = []
+        segs: set[int] = set()
+        for i in items:
+            if i.section != "objective":
+                continue
+            for clause in (c for t in i.texts for s in split_text(t) for c in split_clauses(s)):
+                c = clause.strip().rstrip(".")
+                if lex.is_skilled(c) and c not in clauses:
+                    clauses.append(c)
+                    segs |= i.segs
+        if clauses:
+            out.append(_Item("assessment", "skilled_need", min(segs), THERAPIST,
+                             ["Skilled cueing required: " + "; ".join(clauses) + "."], segs))
+    return out
+
+
+def draft_note(
+    transcript: Sequence[pb.TranscriptSegment],
+    context: pb.SessionContext,
+    roles: Sequence[str] | None = None,
+) -> pb.Note:
+    """A SOAP note; every item carries the segments it came from as evidence."""
+    lex = load_lexicon()
+    transcript = list(transcript)
+    roles = list(roles) if roles is not None else resolve_roles(transcript, context, lex)
+    items = _draft_items(transcript, context, roles, lex)
+    items += _derived_assessment(items, lex)
+    note = pb.Note()
+    seen: set[tuple[str, str]] = set()
+    for section in SECTIONS:
+        target = getattr(note, section)
+        for item in (i for i in items if i.section == section):
+            text = item.text
+            if (section, text.lower()) in seen:
+                continue
+            seen.add((section, text.lower()))
+            segs = [transcript[k] for k in sorted(item.segs)]
+            target.append(
+                pb.NoteItem(
+                    text=text,
+                    evidence=evidence.spans(transcript, item.segs),
+                    needs_review=evidence.needs_review(text, segs, lex.word_probability),
+                    kind=item.kind,
+                )
+            )
+    return note

@@ -1,0 +1,94 @@
+"""Which SOAP section a sentence belongs to: rules now, a sentence model may plug in later.
+
+`classify` is the seam: it takes one cleaned, chatter-free sentence with its speaker role
+and returns a Classification. A learned classifier can replace `rule_classifier` by
+`set_classifier`, e.g. only for sentences the rules leave ambiguous (low score).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.drafter.lexicon import SECTIONS, Lexicon
+
+_QUESTION = re.compile(r"\?\s*$")
+_GOAL = re.compile(r"\bgoals?\b|\btoward", re.IGNORECASE)
+_HOME = re.compile(r"\bhome\b|\bhep\b", re.IGNORECASE)
+_PAIN = re.compile(r"\bpain\b|\d+/10\b", re.IGNORECASE)
+_HISTORY = re.compile(r"\b(history|lives|comorbid\w*|prior level|medications?|diagnosis|status post|s/p)\b", re.I)
+_IMPRESSION = re.compile(r"\b(complexity|impression|looks like|consistent with|presentation|prognosis)\b", re.I)
+# Below this best score a sentence is "ambiguous": a spoken header carried from an earlier
+# segment decides, and a future model would be asked.
+AMBIGUOUS = 3.0
+
+
+@dataclass(frozen=True)
+class Classification:
+    section: str | None  # None: leave the sentence out of the note
+    kind: str = ""
+    score: float = 0.0
+
+
+def section_scores(text: str, lex: Lexicon) -> dict[str, float]:
+    scores = dict.fromkeys(SECTIONS, 0.0)
+    for section in SECTIONS:
+        for pattern, weight in lex.section_cues[section]:
+            if pattern.search(text):
+                scores[section] += weight
+    if lex.has_measure(text):
+        scores["objective"] += 3.0
+    if lex.has_intervention(text) or lex.is_task(text):
+        scores["objective"] += 2.0
+    return scores
+
+
+def kind_of(section: str, text: str, lex: Lexicon) -> str:
+    if section == "subjective":
+        if _PAIN.search(text):
+            return "pain"
+        return "history" if _HISTORY.search(text) else "report"
+    if section == "objective":
+        return "measure" if lex.has_measure(text) else "intervention"
+    if section == "assessment":
+        if _IMPRESSION.search(text):
+            return "impression"
+        return "goal_link" if _GOAL.search(text) else "progress"
+    return "hep" if _HOME.search(text) else "plan"
+
+
+def rule_classifier(text: str, role: str, lex: Lexicon) -> Classification:
+    """Rules over lexicon cues; patient lines are subjective, questions never enter the note."""
+    if not text or _QUESTION.search(text):
+        return Classification(None)
+    if role == "other":
+        return Classification(None)
+    if lex.is_preamble(text):
+        return Classification("subjective", "history", AMBIGUOUS)
+    if role == "patient":
+        if not lex.has_clinical(text):
+            return Classification(None)
+        return Classification("subjective", kind_of("subjective", text, lex), AMBIGUOUS + 1)
+    scores = section_scores(text, lex)
+    best = max(SECTIONS, key=lambda s: (scores[s], -SECTIONS.index(s)))
+    if scores[best] <= 0:
+        return Classification(None)
+    content = scores[best] - (1.0 if lex.is_coaching(text) else 0.0)
+    if lex.is_coaching(text) and not (lex.has_measure(text) or lex.has_intervention(text)) and content < 3:
+        return Classification(None)  # "Push through both heels, squeeze your glutes."
+    return Classification(best, kind_of(best, text, lex), scores[best])
+
+
+Classifier = Callable[[str, str, Lexicon], Classification]
+_classifier: Classifier = rule_classifier
+
+
+def set_classifier(fn: Classifier | None) -> None:
+    """Swap the sentence classifier (None restores the rules)."""
+    global _classifier
+    _classifier = fn or rule_classifier
+
+
+def classify(text: str, role: str, lex: Lexicon) -> Classification:
+    return _classifier(text, role, lex)

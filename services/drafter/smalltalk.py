@@ -1,0 +1,71 @@
+"""Keep small talk (weather, sport, family, parking, scheduling) out of the note."""
+
+from __future__ import annotations
+
+import re
+
+from services.drafter.lexicon import Lexicon
+from services.drafter.sentences import split_clauses
+
+
+def is_small_talk(text: str, lex: Lexicon) -> bool:
+    """True when a sentence or clause is chatter rather than care."""
+    return lex.is_strong_smalltalk(text) or not lex.has_clinical(text)
+
+
+def _cut_chatter_phrase(clause: str, lex: Lexicon) -> str:
+    """Remove the prepositional phrase that carries a strong chatter word, if one does."""
+    for _ in range(3):
+        m = next((m for p in lex.smalltalk_strong if (m := p.search(clause))), None)
+        if m is None:
+            return clause
+        words_before = clause[: m.start()].split()
+        cut_from = None
+        for k in range(len(words_before) - 1, max(-1, len(words_before) - 6), -1):
+            w = words_before[k].lower()
+            two = " ".join(words_before[k - 1 : k + 1]).lower() if k > 0 else ""
+            if two in lex.smalltalk_prepositions:
+                cut_from = k - 1
+                break
+            if w in lex.smalltalk_prepositions:
+                cut_from = k
+                break
+        if cut_from is None:
+            return ""
+        head = " ".join(words_before[:cut_from])
+        tail = clause[m.end() :].lstrip()
+        first = tail.split(" ", 1)
+        if first and re.sub(r"\W", "", first[0]).lower() in lex.smalltalk_tails:
+            tail = first[1] if len(first) > 1 else ""
+        clause = f"{head} {tail}".strip()
+    return "" if lex.is_strong_smalltalk(clause) else clause
+
+
+def strip_small_talk(sentence: str, lex: Lexicon) -> str:
+    """The sentence without its chatter clauses; "" when nothing clinical is left.
+
+    A clause with a strong chatter word ("the Steelers game", "the cold front") is dropped,
+    or, inside a clinical clause, cut back to the phrase that carries it; a clause with
+    only a weak chatter word ("my husband") is dropped when it has no clinical content.
+    """
+    if not lex.has_clinical(sentence):
+        return ""
+    if not lex.is_strong_smalltalk(sentence) and not lex.is_weak_smalltalk(sentence):
+        return sentence
+    kept: list[str] = []
+    for clause in split_clauses(sentence):
+        if lex.is_strong_smalltalk(clause):
+            if not lex.has_clinical(clause):
+                continue
+            clause = _cut_chatter_phrase(clause, lex)
+            if not clause or not lex.has_clinical(clause):
+                continue
+        elif lex.is_weak_smalltalk(clause) and not lex.has_clinical(clause):
+            continue
+        kept.append(clause.strip())
+    text = ", ".join(kept).strip(" ,")
+    if not text or not lex.has_clinical(text):
+        return ""
+    if text[-1] not in ".!?":
+        text += "."
+    return text

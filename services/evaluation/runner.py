@@ -1,0 +1,126 @@
+"""`scribe eval`: every case of a directory through the embedded pipeline, scored, as a table."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from proto import scribe_pb2 as pb
+from services.common.context import context_from_dict
+from services.common.errors import InputError
+from services.common.export import result_to_dict
+from services.common.vocabulary import to_written
+from services.evaluation.score import CaseScore, score_case, summarize
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "public"
+
+
+def load_cases(cases_dir: Path, only: list[str]) -> list[dict[str, Any]]:
+    if not cases_dir.is_dir():
+        raise InputError(f"no cases directory at {cases_dir}")
+    cases = [json.loads(p.read_text()) for p in sorted(cases_dir.glob("*.json"))]
+    if only:
+        cases = [c for c in cases if c["id"] in only]
+    if not cases:
+        raise InputError(f"no cases (*.json) found in {cases_dir}")
+    return cases
+
+
+def case_context(case: dict[str, Any]) -> pb.SessionContext:
+    return context_from_dict({**case["context"], "mode": case["mode"]}, source=case["id"])
+
+
+def text_transcript(case: dict[str, Any]) -> list[pb.TranscriptSegment]:
+    """The gold segments as if recognised perfectly: written forms, no speaker (the drafter assigns roles)."""
+    segs = case["segments"]
+    out = []
+    for i, seg in enumerate(segs):
+        start = float(seg["at_s"])
+        end = start + max(1.0, 0.36 * len(seg["text"].split()))
+        if i + 1 < len(segs):
+            end = min(end, float(segs[i + 1]["at_s"]) - 0.1)
+        out.append(pb.TranscriptSegment(session_id=case["id"], seq=i, start_s=start, end_s=end,
+                                        text=to_written(seg["text"]), raw_text=seg["text"], confidence=1.0))
+    return out
+
+
+def run_from_text(case: dict[str, Any]) -> dict[str, Any]:
+    from services.coder.coding import code_draft
+    from services.coder.rules import load_default_rules
+    from services.drafter.draft import build_draft
+
+    transcript = text_transcript(case)
+    draft = build_draft(case["id"], transcript, case_context(case), is_final=True)
+    return result_to_dict(code_draft(draft, load_default_rules()))
+
+
+async def run_from_audio(cases: list[dict[str, Any]], cases_dir: Path, model_path: str | None,
+                         ) -> list[tuple[dict[str, Any], float]]:
+    from services.ingest.audio import decode_audio
+    from services.pipeline import EmbeddedPipeline
+
+    outputs = []
+    async with EmbeddedPipeline(model_path=model_path) as pipeline:
+        for case in cases:
+            audio = cases_dir / f"{case['id']}.flac"
+            duration = len(decode_audio(audio)) / 16000
+            t0 = time.perf_counter()
+            result = await pipeline.run_file(audio, case_context(case))
+            outputs.append((result_to_dict(result), (time.perf_counter() - t0) / duration))
+    return outputs
+
+
+def _fmt(v: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.0%}" if pct else f"{v:.3f}"
+
+
+def print_table(console: Console, scores: list[CaseScore], overall: dict[str, Any]) -> None:
+    table = Table(title="scribe eval")
+    for col in ("case", "WER", "key terms", "codes", "units", "times", "mods", "facts", "leak", "flags tp/fp/fn",
+                "RTF"):
+        table.add_column(col)
+    for s in scores:
+        facts = f"{sum(s.facts_found.values())}/{sum(s.facts_total.values())}"
+        table.add_row(
+            s.case_id, _fmt(s.wer), f"{s.key_terms_found}/{s.key_terms_total}", "yes" if s.codes_exact else "NO",
+            "yes" if s.units_exact else "NO", f"{s.times_right}/{s.times_total}",
+            f"{s.modifiers_right}/{s.modifiers_total}", facts, str(len(s.leaked)),
+            f"{s.flags_tp}/{s.flags_fp}/{s.flags_fn}", _fmt(s.rtf),
+        )
+    table.add_row(
+        "overall", _fmt(overall["wer"]), _fmt(overall["key_term_recall"], True), _fmt(overall["code_set_exact"], True),
+        _fmt(overall["units_exact"], True), _fmt(overall["times_within_1_min"], True),
+        _fmt(overall["modifiers_exact"], True), _fmt(overall["fact_recall"], True), str(overall["leakage"]),
+        f"P {_fmt(overall['flag_precision'])} R {_fmt(overall['flag_recall'])}", _fmt(overall["rtf"]),
+        style="bold",
+    )
+    console.print(table)
+    by_section = ", ".join(f"{k} {v:.0%}" for k, v in overall["fact_recall_by_section"].items())
+    console.print(f"fact recall by section: {by_section}; evidence on {overall['evidence_coverage']:.0%} of items")
+
+
+def run_eval(cases_dir: str | None, json_path: str | None, from_text: bool, only: list[str],
+             model_path: str | None) -> int:
+    directory = Path(cases_dir) if cases_dir else DEFAULT_DIR
+    cases = load_cases(directory, only)
+    runs: list[tuple[dict[str, Any], float | None]]
+    if from_text:
+        runs = [(run_from_text(c), None) for c in cases]
+    else:
+        runs = list(asyncio.run(run_from_audio(cases, directory, model_path)))
+    scores = [score_case(c, out, rtf, with_wer=not from_text) for c, (out, rtf) in zip(cases, runs, strict=True)]
+    overall = summarize(scores)
+    print_table(Console(), scores, overall)
+    if json_path:
+        payload = {"source": "text" if from_text else "audio", "overall": overall,
+                   "cases": [s.as_dict() for s in scores]}
+        Path(json_path).write_text(json.dumps(payload, indent=2))
+    return 0

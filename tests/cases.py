@@ -1,0 +1,56 @@
+"""Load the shared evaluation cases for tests: context, gold transcript, audio path."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from proto import scribe_pb2 as pb
+from services.common.context import context_from_dict
+from services.evaluation.runner import text_transcript
+
+EVAL_DIR = Path(os.environ.get("SCRIBE_EVAL_DIR", Path(__file__).resolve().parents[2] / "shared" / "eval" / "public"))
+
+
+def case_ids() -> list[str]:
+    return sorted(p.stem for p in EVAL_DIR.glob("*.json"))
+
+
+def load_case(case_id: str) -> dict[str, Any]:
+    return json.loads((EVAL_DIR / f"{case_id}.json").read_text())
+
+
+def case_audio(case_id: str) -> Path:
+    return EVAL_DIR / f"{case_id}.flac"
+
+
+def case_context(case: dict[str, Any]) -> pb.SessionContext:
+    return context_from_dict({**case["context"], "mode": case["mode"]}, source=case["id"])
+
+
+def gold_transcript(case: dict[str, Any], session_id: str = "gold") -> list[pb.TranscriptSegment]:
+    """The case's spoken segments as committed transcript segments (written forms, gold speakers)."""
+    out = text_transcript(case)
+    for seg, gold in zip(out, case["segments"], strict=True):
+        seg.session_id = session_id
+        seg.speaker = gold["speaker"]
+    return out
+
+
+def gold_draft(case: dict[str, Any]) -> pb.DraftUpdate:
+    """A draft made from the gold transcript, to test the coder in isolation from the drafter's ASR input."""
+    from services.drafter.note import draft_note
+
+    transcript = gold_transcript(case)
+    ctx = case_context(case)
+    return pb.DraftUpdate(
+        session_id="gold",
+        version=len(transcript),
+        is_final=True,
+        context=ctx,
+        transcript=transcript,
+        note=draft_note(transcript, ctx),
+        duration_s=transcript[-1].end_s if transcript else 0.0,
+    )

@@ -1,0 +1,265 @@
+"""Spoken -> written therapy forms, the ASR prompt and measure spans (services/common/vocabulary.py)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proto import scribe_pb2 as pb
+from services.common.vocabulary import asr_prompt, find_measures, to_written, vocabulary_data
+from tests.cases import case_context, case_ids, load_case
+
+
+def _cases(pairs: str) -> list[tuple[str, str]]:
+    return [tuple(line.split(" => ")) for line in pairs.strip().splitlines()]  # type: ignore[misc]
+
+
+MMT = _cases("""
+four out of five => 4/5
+Hip abduction strength is three plus out of five. => Hip abduction strength is 3+/5.
+four plus out of five => 4+/5
+three minus out of five => 3-/5
+4 out of 5 => 4/5
+4 plus out of 5 => 4+/5
+Quad strength four plus, hamstrings four minus => Quad strength 4+/5, hamstrings 4-/5
+MMT 4+ => MMT 4+/5
+""")
+PAIN = _cases("""
+pain three out of ten in the knee => pain 3/10 in the knee
+it's a seven out of ten. => it's a 7/10.
+3 out of 10 => 3/10
+eighteen out of twenty correct => 18/20 correct
+fifty eight out of eighty => 58/80
+""")
+DEGREES = _cases("""
+flexion one hundred ten degrees => flexion 110 degrees
+extension minus fifteen degrees to minus ten degrees => extension -15 degrees to -10 degrees
+improved from minus fifteen to minus ten => improved from -15 to -10
+dorsiflexion twelve degrees => dorsiflexion 12 degrees
+one hundred and five degrees => 105 degrees
+""")
+SETS = _cases("""
+three sets of fifteen => 3x15
+two sets of ten. => 2x10.
+3 sets of 15 reps => 3x15 reps
+two sets of ten each side => 2x10 each side
+two hundred feet times two => 200 feet x2
+""")
+LOADS = _cases("""
+forty pounds => 40 pounds
+a two pound weight => a 2 pound weight
+grip forty two lbs => grip 42 lbs
+""")
+CLOCK = _cases("""
+from ten oh five to ten twenty three => from 10:05 to 10:23
+from ten twenty five to ten forty. => from 10:25 to 10:40.
+nine o'clock => 9:00
+from eleven o'clock to eleven forty five => from 11:00 to 11:45
+at eleven forty five => at 11:45
+1025 to 1040 => 10:25 to 10:40
+from 905 to 923 => from 9:05 to 9:23
+from one ten to one thirty => from 13:10 to 13:30
+until 10.55 => until 10:55
+""")
+MEASURES = _cases("""
+one hundred fifty feet => 150 feet
+Your QuickDASH score is forty five. => Your QuickDASH score is 45.
+ninety two percent => 92%
+92 percent => 92%
+thirty seconds each way => 30 seconds each way
+Thirty second chair stand test, eight repetitions => 30 second chair stand test, 8 repetitions
+Thirteen point four seconds => 13.4 seconds
+two times a week => 2 times a week
+ten to fifteen reps => 10 to 15 reps
+one or two minutes => 1 or 2 minutes
+the four inch step => the 4 inch step
+code nine two five oh seven => code 92507
+CPT code ninety seven one ten => CPT code 97110
+mobilization at L four and L five => mobilization at L4 and L5
+""")
+VOCAB = _cases("""
+terminal knee extensions with a green the rib end => terminal knee extensions with a green theraband
+blue Thera-Band => blue theraband
+red thera band rows => red theraband rows
+Hip and ductors are weak => Hip abductors are weak
+reaching by laterally => reaching bilaterally
+gay training with the walker => gait training with the walker
+write total knee R for plus D => right total knee arthroplasty
+""")
+UNCHANGED = """
+four patients
+I have two kids
+one of them
+a couple of
+Eight, nine, ten.
+Now it's a three.
+My grandson had his soccer tournament on Saturday, and they won the whole thing.
+visit ten of twelve
+Second set, ten more.
+1025 steps
+walked 1025 feet
+from 100 to 120 reps
+progress to 120 next week
+started at 1025
+knee flexion went from 100 to 120
+one foot in front of the other
+hold on one second
+the twenty second of May
+twenty twenty five
+four plus years
+ten thirty
+five minus two
+On a scale of zero to ten, where is the pain now?
+contact guard assist
+standby assist
+min assist
+moderate assist
+modified independent
+home exercise program
+range of motion
+Straight leg raise negative at 70 degrees
+Gait training now.
+"""
+
+
+@pytest.mark.parametrize(("spoken", "written"), MMT + PAIN + DEGREES + SETS + LOADS + CLOCK + MEASURES + VOCAB)
+def test_spoken_to_written(spoken: str, written: str) -> None:
+    assert to_written(spoken) == written
+    assert to_written(written) == written
+
+
+@pytest.mark.parametrize("text", UNCHANGED.strip().splitlines())
+def test_unchanged(text: str) -> None:
+    assert to_written(text) == text
+
+
+def test_data_file_has_version_and_lists() -> None:
+    data = vocabulary_data()
+    assert isinstance(data["version"], int)
+    assert data["confusions"] and all(c["heard"] and c["written"] for c in data["confusions"])
+    assert {"PT", "OT", "SLP"} <= set(data["prompt"])
+
+
+def _equivalent_forms(term: str) -> list[str]:
+    """The README's equivalences: 110° = 110 degrees, 40 lb = 40 pounds, 3 x 15 = 3x15."""
+    forms = {term, term.replace("°", " degrees"), re.sub(r"(\d) x (\d)", r"\1x\2", term)}
+    forms |= {f.replace(" lb", " pounds") for f in list(forms)} | {f.replace(" pounds", " lb") for f in list(forms)}
+    return [f.lower() for f in forms]
+
+
+@pytest.mark.parametrize("case_id", case_ids())
+def test_case_key_terms_written(case_id: str) -> None:
+    case = load_case(case_id)
+    written = [to_written(s["text"]) for s in case["segments"]]
+    joined = " ".join(written).lower()
+    for term in case["gold"]["key_terms"]:
+        assert any(f in joined for f in _equivalent_forms(term)), term
+    for text in written:
+        assert to_written(text) == text
+
+
+def test_fast() -> None:
+    sentence = (
+        "Therapeutic exercise from ten oh five to ten twenty three, leg press three sets of fifteen at "
+        "forty pounds, knee flexion one hundred five degrees, pain three out of ten today."
+    )
+    to_written(sentence)
+    n = 200
+    start = time.perf_counter()
+    for _ in range(n):
+        to_written(sentence)
+    assert (time.perf_counter() - start) / n < 0.001
+
+
+SPOKEN_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty ninety "
+    "hundred thousand a and point oh zero minus plus out of sets set times from to until at between "
+    "degrees feet pounds percent seconds second minutes reps o'clock strength code L the rib end by "
+    "laterally knee write , . 4 5 10 15 1025 110 4/5 3x15 10:05 - +"
+).split()
+PLAIN_WORDS = (
+    "the patient walked today with her walker and a cane knee hip pain better worse stairs from to at "
+    "of out sets plus times minus strength code good morning see you Thursday , . ? theraband gait"
+).split()
+NUMBER_WORDS = set(vocabulary_data()["numbers"]["ones"]) | set(vocabulary_data()["numbers"]["teens"])
+NUMBER_WORDS |= set(vocabulary_data()["numbers"]["tens"]) | {"hundred", "thousand"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(SPOKEN_WORDS), max_size=14))
+def test_idempotent(words: list[str]) -> None:
+    once = to_written(" ".join(words))
+    assert to_written(once) == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PLAIN_WORDS), max_size=20))
+def test_plain_words_unchanged(words: list[str]) -> None:
+    text = " ".join(words)
+    assert to_written(text) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(codec="ascii", exclude_characters="0123456789"), max_size=60))
+def test_text_without_numbers_unchanged(text: str) -> None:
+    tokens = set(re.findall(r"[a-z]+", text.lower()))
+    if tokens & NUMBER_WORDS or {"oh", "zero"} & tokens:
+        return
+    lowered = " ".join(text.lower().split())
+    if any(c["heard"].lower() in lowered for c in vocabulary_data()["confusions"]) or "write" in lowered:
+        return
+    assert to_written(text) == text
+
+
+def test_find_measures() -> None:
+    text = (
+        "Pain 3/10, strength 4+/5 and 4-/5, leg press 3x15 at 40 pounds, 200 feet x2, from 10:05 to 10:23, "
+        "SpO2 92%, flexion 110 degrees or 110°, extension -15 degrees to -10, 13.4 seconds, I have two kids"
+    )
+    found = [text[a:b] for a, b in find_measures(text)]
+    assert found == [
+        "3/10", "4+/5", "4-/5", "3x15", "40 pounds", "200 feet x2", "10:05", "10:23", "92%",
+        "110 degrees", "110°", "-15 degrees", "-10", "13.4 seconds",
+    ]  # fmt: skip
+    assert find_measures("SpO2 stayed fine, no measures here") == []
+
+
+def _context(**kw: object) -> pb.SessionContext:
+    return pb.SessionContext(**kw)  # type: ignore[arg-type]
+
+
+def test_prompt_spoken_forms_and_discipline_terms() -> None:
+    ctx = _context(
+        discipline="PT",
+        diagnosis="s/p right total knee arthroplasty",
+        goals=["Right knee extension to -5 degrees or better", "Ambulate 300 feet with Tommy's help"],
+        vocabulary=["Hawkins Kennedy", "Mrs Smith"],
+    )
+    prompt = asr_prompt(ctx)
+    assert prompt == asr_prompt(ctx)  # deterministic
+    assert "four" in prompt and "out of" in prompt
+    assert not re.search(r"\d", prompt)  # no numbers at all: digits in a prompt make tiny.en write "4.5"
+    for word in ("arthroplasty", "theraband", "gait", "abductors", "bilaterally", "Hawkins"):
+        assert word in prompt
+    for name in ("Tommy", "Smith", "Mrs"):
+        assert name not in prompt
+    assert "three hundred" not in prompt and "five" not in prompt.split("Strength")[0]
+
+
+@pytest.mark.parametrize("case_id", case_ids())
+def test_prompt_fits_whisper(case_id: str) -> None:
+    ctx = case_context(load_case(case_id))
+    prompt = asr_prompt(ctx)
+    assert len(prompt.split()) <= 80  # ~1.9 tokens a word on tiny.en: well under the 224-token limit
+    assert not re.search(r"\d", prompt)
+    assert "four out of five" in prompt or "out of ten" in prompt
+
+
+def test_prompt_slp_and_empty_context() -> None:
+    assert "phonemic cues" in asr_prompt(_context(discipline="SLP"))
+    assert "putty" in asr_prompt(_context(discipline="OT"))
+    assert asr_prompt(_context())  # unknown discipline falls back to PT terms
