@@ -47,6 +47,12 @@ _DOING_RE = re.compile(
     r"^\s*(?:lie|sit|stand|walk|pull|push|lift|hold|step|squeeze|reach|bend|relax|slide)\b",
     re.IGNORECASE,
 )
+_ASSESS_RE = re.compile(
+    r"\b(?:let me|let's|i'll|i will|i'm going to|going to|we'll|now i'll)\s+"
+    r"(?:check|test|measure|assess|look at|screen|examine|time|see how|take a look)\b"
+    r"|\b(?:check(?:ing)?|test(?:ing)?|measur(?:e|ing))\s+your\b",
+    re.IGNORECASE,
+)
 _CONTAINER_CLOSE_RE = re.compile(r"\b(?:group|class|session|today|evaluation|eval|assessment)\b", re.IGNORECASE)
 _CONTAINER_KINDS = ("group", "evaluation", "reevaluation")
 
@@ -94,6 +100,11 @@ class Visit:
         return " ".join(s.text for s in self.block_sentences(index))
 
 
+def statement_text(transcript: Sequence[pb.TranscriptSegment]) -> str:
+    """Everything said except questions (a question about diabetes is not a history of diabetes)."""
+    return " ".join(t for seg in transcript for t in split_sentences(seg.text) if not t.rstrip().endswith("?"))
+
+
 def _anchor(context: pb.SessionContext) -> int | None:
     return parse_clock(context.session_start)
 
@@ -128,7 +139,7 @@ def _dictation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContex
     section = ""
     current = -1
     pending_range: tuple[int, int] | None = None
-    full_text = " ".join(seg.text for seg in transcript)
+    full_text = statement_text(transcript)
     for i, seg in enumerate(transcript):
         if seg.speaker not in THERAPIST_ROLES:
             sentences.append(Sentence(i, seg.text, section, -1, False, seg.speaker))
@@ -274,6 +285,7 @@ def _utterance_code(texts: Sequence[str], ctx: pb.SessionContext, rules: CodingR
                     full_text: str) -> tuple[str | None, bool]:
     """(code the sentences point at, whether it was named outright)."""
     text = " ".join(t for t in texts if not _PLAN_RE.search(t) and not t.rstrip().endswith("?")
+                    and not _ASSESS_RE.search(t)
                     and not (detect.is_goal_link(t, rules.lexicon) and not _OPENER_RE.search(t)))
     if not text:
         return None, False
@@ -294,7 +306,7 @@ def _ambient(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContext,
     blocks: list[Block] = []
     current = -1
     pending: str | None = None
-    full_text = " ".join(seg.text for seg in transcript if seg.speaker in THERAPIST_ROLES)
+    full_text = statement_text(transcript)
 
     def minute(t: float) -> int:
         return anchor + int(t // 60)
@@ -396,8 +408,7 @@ def _ensure_evaluation(visit: Visit, transcript: Sequence[pb.TranscriptSegment],
     """An evaluation visit bills its evaluation code even when no sentence names it."""
     if ctx.note_type != "evaluation" or any(b.kind == "evaluation" for b in visit.blocks):
         return
-    text = " ".join(seg.text for seg in transcript)
-    code = classify.evaluation_code("evaluation", text, ctx.discipline, rules)
+    code = classify.evaluation_code("evaluation", statement_text(transcript), ctx.discipline, rules)
     if code is None:
         return
     block = Block(code, kind="evaluation")

@@ -14,6 +14,13 @@ _PURPOSE_RE = re.compile(
     r"allow|facilitate|prepare|strengthen|work on|make)\b[^.;]*?\b(?:for|with|when|during)\b(?P<tail>[^.;]*)",
     re.IGNORECASE,
 )
+_FOR_PURPOSE_RE = re.compile(
+    r"\bfor\s+(?:the\s+|her\s+|his\s+|your\s+|their\s+|a\s+|an\s+)?(?P<tail>[^.;,]*)", re.IGNORECASE)
+_FOR_DOING_RE = re.compile(
+    r"\bfor\s+(?:getting|returning|managing|doing|climbing|walking|carrying|lifting|reaching|going|playing|riding|"
+    r"dressing|cooking|bathing|using|performing|completing|driving|working|caring|negotiating|transferring|"
+    r"standing up|sitting down|safe|safer|independent|independence|safely)\b", re.IGNORECASE)
+_WAS_NUMBER_RE = re.compile(r"\b(?:was|were|vs\.?|versus)\s+(?:-|minus\s+)?\d", re.IGNORECASE)
 _SIDE_WORDS = {"left", "right", "l", "r", "lt", "rt", "bilateral", "both"}
 
 
@@ -31,7 +38,11 @@ def is_goal_link(text: str, lex: Lexicon) -> bool:
     if lex.goal_markers.found(text):
         return True
     m = _PURPOSE_RE.search(text)
-    return bool(m and lex.functional.found(m.group("tail")))
+    if m and lex.functional.found(m.group("tail")):
+        return True
+    if _FOR_DOING_RE.search(text):
+        return True
+    return any(lex.functional.found(" ".join(f.group("tail").split()[:3])) for f in _FOR_PURPOSE_RE.finditer(text))
 
 
 def has_number(text: str) -> bool:
@@ -42,6 +53,8 @@ def is_compared_measure(text: str, lex: Lexicon, baseline: Mapping[str, str]) ->
     """A measure compared to an earlier value, or to a baseline the context carries."""
     if not has_number(text):
         return False
+    if _WAS_NUMBER_RE.search(text) and lex.measure_units.found(text):
+        return True
     if lex.comparison.found(text) and (lex.measure_units.found(text) or re.search(r"\d", text)):
         return True
     if re.search(r"\bfrom\b[^.]*\bto\b", text, re.IGNORECASE) and lex.measure_units.found(text):

@@ -69,9 +69,8 @@ def build_flags(visit: Visit, lines: Sequence[CodeLine], draft: pb.DraftUpdate, 
                 flags.append(_flag("missing_times", f"{block.cpt} has no start or stop time ({said})", block.cpt))
         if 0 < line.minutes < 8 or (line.minutes == 0 and all(b.has_times for _, b in line.blocks)):
             got = f"gets {line.units} unit(s) from the visit total" if line.units else "earns no unit"
-            flags.append(_flag("under_8_minutes",
-                               f"{line.cpt} has {line.minutes} minutes, under 8, and {got} under {METHOD_NAMES[method]}",
-                               line.cpt))
+            msg = f"{line.cpt} has {line.minutes} minutes, under 8, and {got} under {METHOD_NAMES[method]}"
+            flags.append(_flag("under_8_minutes", msg, line.cpt))
     for x in range(len(timed_blocks)):
         for y in range(x + 1, len(timed_blocks)):
             a, b = timed_blocks[x][1], timed_blocks[y][1]

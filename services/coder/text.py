@@ -37,7 +37,9 @@ _CLOCK = (
 _UNIT_AFTER = r"(?!\s*(?:degrees?|°|percent|%|reps?|repetitions?|seconds?|feet|foot|pounds?|lbs?|sets?|times|out of))"
 RANGE_RE = re.compile(
     rf"\b(?:from|between)\s+(?P<a>{_CLOCK})\s*(?:to|until|till|through|thru|and|-|–)\s*(?P<b>{_CLOCK})\b{_UNIT_AFTER}"
-    rf"|(?P<c>\d{{1,2}}:\d{{2}}{_AMPM}?)\s*(?:-|–|to|until)\s*(?P<d>\d{{1,2}}:\d{{2}}{_AMPM}?)",
+    rf"|(?P<c>\d{{1,2}}:\d{{2}}{_AMPM}?)\s*(?:-|–|to|until)\s*(?P<d>\d{{1,2}}:\d{{2}}{_AMPM}?)"
+    rf"|\b(?:start(?:ed|ing)?|began|begin(?:ning)?)\s+(?:at\s+)?(?P<e>{_CLOCK})\b[^.;]{{0,60}}?"
+    rf"\b(?:end(?:ed|ing)?|stopp?(?:ed|ing)?|finish(?:ed|ing)?|until|till|completed?)\s+(?:at\s+)?(?P<f>{_CLOCK})\b",
     re.IGNORECASE,
 )
 DURATION_RE = re.compile(
@@ -137,8 +139,8 @@ class ClockRange:
 def find_ranges(sentence: str, anchor: int | None) -> list[ClockRange]:
     out: list[ClockRange] = []
     for m in RANGE_RE.finditer(sentence):
-        a = m.group("a") or m.group("c")
-        b = m.group("b") or m.group("d")
+        a = m.group("a") or m.group("c") or m.group("e")
+        b = m.group("b") or m.group("d") or m.group("f")
         pa, pb = _clock_parts(a), _clock_parts(b)
         if pa is None or pb is None:
             continue
