@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ def run_eval(cases_dir: str | None, json_path: str | None, from_text: bool, only
         runs = list(asyncio.run(run_from_audio(cases, directory, model_path)))
     scores = [score_case(c, out, rtf, with_wer=not from_text) for c, (out, rtf) in zip(cases, runs, strict=True)]
     overall = summarize(scores)
-    print_table(Console(), scores, overall)
+    print_table(Console(width=max(140, shutil.get_terminal_size().columns)), scores, overall)
     if json_path:
         payload = {"source": "text" if from_text else "audio", "overall": overall,
                    "cases": [s.as_dict() for s in scores]}

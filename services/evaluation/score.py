@@ -103,7 +103,9 @@ def score_case(case: dict[str, Any], output: dict[str, Any], rtf: float | None =
         1 for k, g in gold_codes.items()
         if k in pred and _close(pred[k]["start"], g["start"]) and _close(pred[k]["stop"], g["stop"])
     )
-    mods_right: int = sum(1 for k, g in gold_codes.items() if k in pred and set(pred[k]["modifiers"]) == set(g["modifiers"]))
+    mods_right: int = sum(
+        1 for k, g in gold_codes.items() if k in pred and set(pred[k]["modifiers"]) == set(g["modifiers"])
+    )
 
     found: dict[str, int] = {}
     total: dict[str, int] = {}

@@ -49,10 +49,10 @@ def decode_audio(source: str | Path | bytes) -> np.ndarray:
         except (av.error.FFmpegError, ValueError) as exc:
             raise AudioError(f"{name} is corrupt: decoding failed ({_reason(exc)})") from None
     if not chunks:
-        raise AudioError(f"{name} holds no audio samples")
+        raise AudioError(f"{name} is not a readable audio file (no audio samples in it)")
     pcm = np.concatenate(chunks).astype(np.int16, copy=False)
     if pcm.size == 0:
-        raise AudioError(f"{name} holds no audio samples")
+        raise AudioError(f"{name} is not a readable audio file (no audio samples in it)")
     return pcm
 
 
