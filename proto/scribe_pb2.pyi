@@ -53,9 +53,13 @@ class SessionEvent(_message.Message):
         KIND_UNSPECIFIED: _ClassVar[SessionEvent.Kind]
         STARTED: _ClassVar[SessionEvent.Kind]
         STOPPED: _ClassVar[SessionEvent.Kind]
+        PAUSED: _ClassVar[SessionEvent.Kind]
+        RESUMED: _ClassVar[SessionEvent.Kind]
     KIND_UNSPECIFIED: SessionEvent.Kind
     STARTED: SessionEvent.Kind
     STOPPED: SessionEvent.Kind
+    PAUSED: SessionEvent.Kind
+    RESUMED: SessionEvent.Kind
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
@@ -69,7 +73,7 @@ class SessionEvent(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., kind: _Optional[_Union[SessionEvent.Kind, str]] = ..., context: _Optional[_Union[SessionContext, _Mapping]] = ..., last_seq: _Optional[int] = ..., duration_s: _Optional[float] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
-    __slots__ = ("session_id", "seq", "start_s", "end_s", "sample_rate", "pcm_s16le", "is_partial")
+    __slots__ = ("session_id", "seq", "start_s", "end_s", "sample_rate", "pcm_s16le", "is_partial", "sent_unix_s", "speech_end_s")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     START_S_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +81,8 @@ class AudioChunk(_message.Message):
     SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
     PCM_S16LE_FIELD_NUMBER: _ClassVar[int]
     IS_PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    SENT_UNIX_S_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_END_S_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     seq: int
     start_s: float
@@ -84,7 +90,9 @@ class AudioChunk(_message.Message):
     sample_rate: int
     pcm_s16le: bytes
     is_partial: bool
-    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., sample_rate: _Optional[int] = ..., pcm_s16le: _Optional[bytes] = ..., is_partial: _Optional[bool] = ...) -> None: ...
+    sent_unix_s: float
+    speech_end_s: float
+    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., sample_rate: _Optional[int] = ..., pcm_s16le: _Optional[bytes] = ..., is_partial: _Optional[bool] = ..., sent_unix_s: _Optional[float] = ..., speech_end_s: _Optional[float] = ...) -> None: ...
 
 class Word(_message.Message):
     __slots__ = ("start_s", "end_s", "text", "probability")
@@ -99,7 +107,7 @@ class Word(_message.Message):
     def __init__(self, start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., probability: _Optional[float] = ...) -> None: ...
 
 class TranscriptSegment(_message.Message):
-    __slots__ = ("session_id", "seq", "start_s", "end_s", "speaker", "text", "raw_text", "words", "confidence", "voice_pitch_hz")
+    __slots__ = ("session_id", "seq", "start_s", "end_s", "speaker", "text", "raw_text", "words", "confidence", "voice_pitch_hz", "speech_end_s")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     START_S_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +118,7 @@ class TranscriptSegment(_message.Message):
     WORDS_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     VOICE_PITCH_HZ_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_END_S_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     seq: int
     start_s: float
@@ -120,21 +129,24 @@ class TranscriptSegment(_message.Message):
     words: _containers.RepeatedCompositeFieldContainer[Word]
     confidence: float
     voice_pitch_hz: float
-    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., speaker: _Optional[str] = ..., text: _Optional[str] = ..., raw_text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., confidence: _Optional[float] = ..., voice_pitch_hz: _Optional[float] = ...) -> None: ...
+    speech_end_s: float
+    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., speaker: _Optional[str] = ..., text: _Optional[str] = ..., raw_text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., confidence: _Optional[float] = ..., voice_pitch_hz: _Optional[float] = ..., speech_end_s: _Optional[float] = ...) -> None: ...
 
 class PartialTranscript(_message.Message):
-    __slots__ = ("session_id", "seq", "start_s", "end_s", "text")
+    __slots__ = ("session_id", "seq", "start_s", "end_s", "text", "sent_unix_s")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     START_S_FIELD_NUMBER: _ClassVar[int]
     END_S_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    SENT_UNIX_S_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     seq: int
     start_s: float
     end_s: float
     text: str
-    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ...) -> None: ...
+    sent_unix_s: float
+    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., sent_unix_s: _Optional[float] = ...) -> None: ...
 
 class EvidenceSpan(_message.Message):
     __slots__ = ("start_s", "end_s")

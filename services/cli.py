@@ -137,12 +137,14 @@ def submit(audio: str, context_path: str, mode: str | None, url: str, token: str
 @click.option("--from-text", is_flag=True, help="Skip ASR: draft and code the gold segments' text.")
 @click.option("--case", "only", multiple=True, help="Only these case ids.")
 @click.option("--model", "model_path", help="CTranslate2 Whisper model directory.")
+@click.option("--save-asr", "save_asr_dir", help="Keep each case's recognised segments in this directory.")
+@click.option("--from-asr", "from_asr_dir", help="Skip ASR: draft and code the segments --save-asr kept.")
 def evaluate(cases_dir: str | None, json_path: str | None, from_text: bool, only: tuple[str, ...],
-             model_path: str | None) -> None:
+             model_path: str | None, save_asr_dir: str | None, from_asr_dir: str | None) -> None:
     """Run every case of a directory (default: ../shared/eval/public) and print the scores."""
     from services.evaluation.runner import run_eval
 
-    sys.exit(run_eval(cases_dir, json_path, from_text, list(only), model_path))
+    sys.exit(run_eval(cases_dir, json_path, from_text, list(only), model_path, save_asr_dir, from_asr_dir))
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""ASR stage: utterances (AudioChunk) in, committed transcript segments out."""
+"""ASR stage: utterances (AudioChunk) in, committed transcript segments out; for live sessions also
+partial hypotheses of open utterances (services/asr/streaming.py), decoded only when the model is idle."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from collections import OrderedDict
 import numpy as np
 
 from proto import scribe_pb2 as pb
-from services.asr.engine import Recognition, WhisperEngine
+from services.asr.engine import DecodeOptions, Recognition, WhisperEngine
 from services.asr.pitch import median_pitch_hz
+from services.asr.streaming import DecodeGate, PartialDecoder
 from services.common import keys
 from services.common.bus import Bus
 from services.common.consumer import StageFailure, consume
@@ -26,7 +28,9 @@ class AsrService:
 
     stage = "asr"
 
-    def __init__(self, bus: Bus, store: SessionStore, engine: WhisperEngine, consumer: str = "asr-1") -> None:
+    def __init__(self, bus: Bus, store: SessionStore, engine: WhisperEngine, consumer: str = "asr-1",
+                 partials: bool = True) -> None:
+        """partials: also decode live sessions' open-utterance prefixes when idle."""
         self.bus = bus
         self.store = store
         self.engine = engine
@@ -34,9 +38,18 @@ class AsrService:
         self._prompts: OrderedDict[str, str] = OrderedDict()  # per-session prompt cache (LRU)
         self.decoded_seconds = 0.0
         self.busy_seconds = 0.0
+        self.calls = 0  # Whisper calls, committed and partial
+        self.gate = DecodeGate()
+        self.partials = (PartialDecoder(bus, self.gate, self._decode_partial, self._prompt, consumer)
+                         if partials else None)
 
     async def run(self, stop: asyncio.Event) -> None:
-        await consume(self.bus, keys.UTTERANCES, keys.GROUP_ASR, self.consumer, self.handle, stop, stage=self.stage)
+        commits = consume(self.bus, keys.UTTERANCES, keys.GROUP_ASR, self.consumer, self.handle, stop,
+                          stage=self.stage)
+        if self.partials is None:
+            await commits
+        else:
+            await asyncio.gather(commits, self.partials.run(stop))
 
     async def handle(self, payload: bytes) -> None:
         chunk = pb.AudioChunk.FromString(payload)
@@ -48,22 +61,32 @@ class AsrService:
             raise StageFailure(chunk.session_id, "bad_audio", f"utterance {chunk.seq} has a torn 16-bit sample")
         segment = await self.transcribe_chunk(chunk)
         await self.bus.publish(keys.SEGMENTS, segment)
+        if self.partials is not None:
+            self.partials.committed(chunk.session_id, chunk.seq)
 
     async def transcribe_chunk(self, chunk: pb.AudioChunk) -> pb.TranscriptSegment:
         pcm = np.frombuffer(chunk.pcm_s16le, dtype=np.int16)
         prompt = await self._prompt(chunk.session_id)
         loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        # The model call blocks for 0.4 s or more: keep the event loop free for reads and acks.
-        rec, pitch = await asyncio.to_thread(self._decode, pcm, prompt)
-        self.busy_seconds += loop.time() - t0
+        async with self.gate.commit():
+            t0 = loop.time()
+            # The model call blocks for 0.4 s or more: keep the event loop free for reads and acks.
+            rec, pitch = await asyncio.to_thread(self._decode, pcm, prompt)
+            self.busy_seconds += loop.time() - t0
         self.decoded_seconds += len(pcm) / SAMPLE_RATE
         return segment_from_recognition(chunk, rec, pitch)
 
     def _decode(self, pcm: np.ndarray, prompt: str) -> tuple[Recognition, float]:
         if pcm.size == 0:
             return Recognition(text=""), 0.0
+        self.calls += 1
         return self.engine.transcribe(pcm_to_float(pcm), prompt=prompt), median_pitch_hz(pcm)
+
+    async def _decode_partial(self, pcm: np.ndarray, prompt: str, options: DecodeOptions) -> Recognition:
+        if pcm.size == 0:
+            return Recognition(text="")
+        self.calls += 1
+        return await asyncio.to_thread(self.engine.transcribe, pcm_to_float(pcm), prompt, options)
 
     async def _prompt(self, session_id: str) -> str:
         if session_id in self._prompts:
@@ -100,4 +123,5 @@ def segment_from_recognition(chunk: pb.AudioChunk, rec: Recognition, pitch_hz: f
         words=words,
         confidence=rec.confidence,
         voice_pitch_hz=pitch_hz,
+        speech_end_s=chunk.speech_end_s,
     )

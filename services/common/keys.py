@@ -8,6 +8,8 @@
 | scribe:drafts               | drafter        | coder                  | DraftUpdate                   |
 | scribe:codes                | coder          | gateway / clients      | CodingResult                  |
 | scribe:errors               | any stage      | operations             | StageError                    |
+| scribe:partials             | ingest (live)  | asr (best effort)      | AudioChunk, is_partial prefix |
+| scribe:partial-text         | asr            | feeds (plain XREAD)    | PartialTranscript             |
 | {stream}:dead               | bus            | operations             | entries past the delivery cap |
 | session:{id}:context        | drafter        | drafter                | SessionContext                |
 | session:{id}:segments       | drafter        | drafter                | hash "seq.index" -> segment   |
@@ -29,6 +31,14 @@ SEGMENTS: Final = f"{PREFIX}:segments"
 DRAFTS: Final = f"{PREFIX}:drafts"
 CODES: Final = f"{PREFIX}:codes"
 ERRORS: Final = f"{PREFIX}:errors"
+# Live capture. Partials are droppable work: a prefix nobody decoded in time is worthless, so the
+# stream is kept short (PARTIALS_MAXLEN, trimmed by ingest) and a worker skips stale entries.
+PARTIALS: Final = f"{PREFIX}:partials"
+PARTIAL_TEXT: Final = f"{PREFIX}:partial-text"
+PARTIALS_MAXLEN: Final = 64
+PARTIAL_TEXT_MAXLEN: Final = 10_000
+# The streams a session's live feed (GET /v1/sessions/{id}/events) reads with plain XREAD.
+FEED_STREAMS: Final = (SESSIONS, PARTIAL_TEXT, SEGMENTS, DRAFTS, CODES, ERRORS)
 
 # Consumer groups: one per stage, so each entry is handled by exactly one worker of that stage.
 GROUP_ASR: Final = "asr"

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import json_format
 from rich.console import Console
 from rich.table import Table
 
@@ -52,17 +53,39 @@ def text_transcript(case: dict[str, Any]) -> list[pb.TranscriptSegment]:
 
 
 def run_from_text(case: dict[str, Any]) -> dict[str, Any]:
+    return draft_and_code(case, text_transcript(case))
+
+
+def draft_and_code(case: dict[str, Any], transcript: list[pb.TranscriptSegment]) -> dict[str, Any]:
     from services.coder.coding import code_draft
     from services.coder.rules import load_default_rules
     from services.drafter.draft import build_draft
 
-    transcript = text_transcript(case)
     draft = build_draft(case["id"], transcript, case_context(case), is_final=True)
     return result_to_dict(code_draft(draft, load_default_rules()))
 
 
+def save_asr(directory: Path, case_id: str, transcript: list[pb.TranscriptSegment]) -> None:
+    """Keep what the recogniser produced (words, confidences, pitch) to re-draft it without re-decoding."""
+    directory.mkdir(parents=True, exist_ok=True)
+    segs = []
+    for seg in transcript:
+        copy = pb.TranscriptSegment()
+        copy.CopyFrom(seg)
+        copy.speaker = ""  # roles are the drafter's job: re-assign them on reload
+        segs.append(json_format.MessageToDict(copy))
+    (directory / f"{case_id}.asr.json").write_text(json.dumps(segs, indent=1))
+
+
+def load_asr(directory: Path, case_id: str) -> list[pb.TranscriptSegment]:
+    path = directory / f"{case_id}.asr.json"
+    if not path.is_file():
+        raise InputError(f"no saved recognition for {case_id} in {directory} (run `scribe eval --save-asr` first)")
+    return [json_format.ParseDict(d, pb.TranscriptSegment()) for d in json.loads(path.read_text())]
+
+
 async def run_from_audio(cases: list[dict[str, Any]], cases_dir: Path, model_path: str | None,
-                         ) -> list[tuple[dict[str, Any], float]]:
+                         save_dir: Path | None = None) -> list[tuple[dict[str, Any], float]]:
     from services.ingest.audio import decode_audio
     from services.pipeline import EmbeddedPipeline
 
@@ -73,6 +96,8 @@ async def run_from_audio(cases: list[dict[str, Any]], cases_dir: Path, model_pat
             duration = len(decode_audio(audio)) / 16000
             t0 = time.perf_counter()
             result = await pipeline.run_file(audio, case_context(case))
+            if save_dir is not None:
+                save_asr(save_dir, case["id"], list(result.draft.transcript))
             outputs.append((result_to_dict(result), (time.perf_counter() - t0) / duration))
     return outputs
 
@@ -109,19 +134,23 @@ def print_table(console: Console, scores: list[CaseScore], overall: dict[str, An
 
 
 def run_eval(cases_dir: str | None, json_path: str | None, from_text: bool, only: list[str],
-             model_path: str | None) -> int:
+             model_path: str | None, save_asr_dir: str | None = None, from_asr_dir: str | None = None) -> int:
     directory = Path(cases_dir) if cases_dir else DEFAULT_DIR
     cases = load_cases(directory, only)
     runs: list[tuple[dict[str, Any], float | None]]
     if from_text:
         runs = [(run_from_text(c), None) for c in cases]
+    elif from_asr_dir:
+        runs = [(draft_and_code(c, load_asr(Path(from_asr_dir), c["id"])), None) for c in cases]
     else:
-        runs = list(asyncio.run(run_from_audio(cases, directory, model_path)))
+        save_dir = Path(save_asr_dir) if save_asr_dir else None
+        runs = list(asyncio.run(run_from_audio(cases, directory, model_path, save_dir)))
     scores = [score_case(c, out, rtf, with_wer=not from_text) for c, (out, rtf) in zip(cases, runs, strict=True)]
     overall = summarize(scores)
     print_table(Console(width=max(140, shutil.get_terminal_size().columns)), scores, overall)
     if json_path:
-        payload = {"source": "text" if from_text else "audio", "overall": overall,
+        source = "text" if from_text else "saved recognition" if from_asr_dir else "audio"
+        payload = {"source": source, "overall": overall,
                    "cases": [s.as_dict() for s in scores]}
         Path(json_path).write_text(json.dumps(payload, indent=2))
     return 0

@@ -1,17 +1,28 @@
 """The ingest HTTP API (aiohttp): sessions, audio upload, results. Every route needs the token.
 
-POST /v1/sessions                 body: context JSON          -> 201 {"session_id"}
+POST /v1/sessions                 body: context JSON          -> 201 {"session_id"}  (a recording to upload)
+POST /v1/sessions   body: {"context": {...}, "consent": true} -> 201 {"session_id"}  (live capture; 403 without consent)
 PUT  /v1/sessions/{id}/audio      body: an audio file         -> 202 {"utterances"}
+POST /v1/sessions/{id}/webrtc     body: {"sdp", "type"} offer -> 200 {"sdp", "type"} answer
+GET  /v1/sessions/{id}/audio/ws   WebSocket audio (services/ingest/ws.py)
+POST /v1/sessions/{id}/pause | /resume                        -> 200 {"status"}
 POST /v1/sessions/{id}/stop                                   -> 202 {"last_seq", "duration_s"}
+GET  /v1/sessions/{id}/events     text/event-stream of partials, segments, drafts, codes
 GET  /v1/sessions/{id}/result?wait=S                          -> 200 result JSON | 202 pending | 422 failed
 GET  /healthz                                                 -> 200 (no token: liveness only, no data)
+
+The token goes in `Authorization: Bearer`, or in `?token=` for browsers' WebSocket and EventSource,
+which cannot set headers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -22,7 +33,14 @@ from services.common.errors import InputError
 from services.common.export import result_to_dict
 from services.common.results import ResultTimeout, SessionFailed, wait_for_result
 from services.common.store import SessionStore
-from services.ingest.service import IngestService, UnknownSession
+from services.ingest.service import ConsentRequired, IngestService, UnknownSession
+from services.ingest.webrtc import WebRtcIngest, ice_servers_from_env
+from services.ingest.ws import audio_ws, events_sse
+
+log = logging.getLogger("scribe.ingest")
+
+# A live session with no connection and no audio for this long is finalised (its client vanished).
+IDLE_STOP_S = float(os.environ.get("SCRIBE_LIVE_IDLE_S", "1800"))
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a 3-hour WAV; larger uploads are refused with 413
 
@@ -33,18 +51,24 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str) -> web.Application:
+def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
+              webrtc: WebRtcIngest | None = None, idle_stop_s: float = IDLE_STOP_S) -> web.Application:
+    rtc = webrtc or WebRtcIngest(ingest, ice_servers_from_env())
+
     @web.middleware
     async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path == "/healthz":
             return await handler(request)
         auth = request.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or not token_matches(auth[7:], token):
+        given = auth[7:] if auth.startswith("Bearer ") else request.query.get("token", "")
+        if not given or not token_matches(given, token):
             return _error(401, "missing or wrong API token")
         try:
             return await handler(request)
         except UnknownSession as exc:
             return _error(404, str(exc))
+        except ConsentRequired as exc:
+            return _error(403, str(exc))
         except InputError as exc:
             return _error(400, str(exc))
 
@@ -56,9 +80,36 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str) 
             data = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             return _error(400, "the session context is not valid JSON")
-        ctx = context_from_dict(data, source="session context")
-        sid = await ingest.start_session(ctx)
+        if isinstance(data, dict) and isinstance(data.get("context"), dict):  # a live session
+            ctx = context_from_dict(data["context"], source="session context")
+            sid = await ingest.start_session(ctx, live=True, consent=data.get("consent") is True)
+        else:
+            ctx = context_from_dict(data, source="session context")
+            sid = await ingest.start_session(ctx)
         return web.json_response({"session_id": sid}, status=201)
+
+    async def offer(request: web.Request) -> web.Response:
+        try:
+            data = await request.json()
+            sdp, kind = str(data["sdp"]), str(data.get("type", "offer"))
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+            return _error(400, "expected a JSON SDP offer {\"sdp\", \"type\"}")
+        answer = await rtc.answer(request.match_info["sid"], sdp, kind)
+        return web.json_response({"sdp": answer.sdp, "type": answer.type})
+
+    async def pause(request: web.Request) -> web.Response:
+        await ingest.pause(request.match_info["sid"])
+        return web.json_response({"status": "paused"})
+
+    async def resume(request: web.Request) -> web.Response:
+        await ingest.resume(request.match_info["sid"])
+        return web.json_response({"status": "recording"})
+
+    async def audio_socket(request: web.Request) -> web.StreamResponse:
+        return await audio_ws(request, ingest)
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        return await events_sse(request, ingest, bus, store)
 
     async def put_audio(request: web.Request) -> web.Response:
         sid = request.match_info["sid"]
@@ -69,7 +120,9 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str) 
         return web.json_response({"utterances": n}, status=202)
 
     async def stop(request: web.Request) -> web.Response:
-        event = await ingest.stop_session(request.match_info["sid"])
+        sid = request.match_info["sid"]
+        event = await ingest.stop_session(sid)
+        await rtc.close(sid)
         return web.json_response({"last_seq": event.last_seq, "duration_s": event.duration_s}, status=202)
 
     async def result(request: web.Request) -> web.Response:
@@ -86,13 +139,33 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str) 
             return _error(422, str(exc))
         return web.json_response(result_to_dict(res))
 
+    async def idle_reaper(_app: web.Application) -> AsyncIterator[None]:
+        async def sweep() -> None:
+            while True:
+                await asyncio.sleep(min(60.0, idle_stop_s / 4))
+                for sid in await ingest.stop_idle(idle_stop_s):
+                    log.warning("live session %s finalised after %.0f s without a connection", sid, idle_stop_s)
+
+        task = asyncio.create_task(sweep())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await rtc.close()
+
     app = web.Application(middlewares=[require_token], client_max_size=MAX_UPLOAD_BYTES)
+    app.cleanup_ctx.append(idle_reaper)
     app.add_routes(
         [
             web.get("/healthz", healthz),
             web.post("/v1/sessions", create_session),
             web.put("/v1/sessions/{sid}/audio", put_audio),
+            web.post("/v1/sessions/{sid}/webrtc", offer),
+            web.get("/v1/sessions/{sid}/audio/ws", audio_socket),
+            web.post("/v1/sessions/{sid}/pause", pause),
+            web.post("/v1/sessions/{sid}/resume", resume),
             web.post("/v1/sessions/{sid}/stop", stop),
+            web.get("/v1/sessions/{sid}/events", events),
             web.get("/v1/sessions/{sid}/result", result),
         ]
     )

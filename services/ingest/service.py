@@ -2,11 +2,17 @@
 
 A session's capture state (the VAD cutter and the next sequence number) lives in the ingest
 process that receives its audio; everything downstream is stateless per utterance.
+
+Live sessions (WebRTC / WebSocket) also publish the growing prefix of the open utterance about
+once a second on scribe:partials, and keep the session clock on the wall clock across pauses and
+disconnects: audio received while paused counts as silence, and a gap (pause or disconnect) is
+filled with silence when audio resumes, so time blocks stay exact. Silence is never sent to Whisper.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,38 +25,63 @@ from services.common.bus import Bus
 from services.common.errors import InputError
 from services.common.store import SessionStore
 from services.ingest.audio import SAMPLE_RATE, decode_audio
-from services.ingest.vad import Utterance, UtteranceCutter, VadOptions
+from services.ingest.live import LIVE_VAD, LiveCutter
+from services.ingest.vad import Utterance, VadOptions
+
+PARTIAL_EVERY_S = 1.0  # session time between two partials of one open utterance
+PARTIAL_MIN_S = 0.5  # no partial for a shorter open utterance (0.35 s of speech after the 0.15 s lead pad)
+GAP_FILL_CHUNK = SAMPLE_RATE * 10  # silence is fed in 10 s pieces so the loop stays responsive
 
 
 class UnknownSession(InputError):
     """Audio or a stop for a session this ingest does not hold open."""
 
 
+class ConsentRequired(InputError):
+    """A live session was started without the patient's recorded consent."""
+
+
 @dataclass
 class Capture:
     session_id: str
-    cutter: UtteranceCutter
+    cutter: LiveCutter
     next_seq: int = 0
     utterances: list[tuple[float, float]] = field(default_factory=list)
+    live: bool = False
+    start_entry_id: str = "0-0"  # the STARTED event on scribe:sessions: where a feed starts reading
+    paused: bool = False
+    gap_from: float | None = None  # wall time a pause or disconnect began (None: audio flowing)
+    gap_audio_s: float = 0.0  # audio received since gap_from (counted as silence while paused)
+    connections: int = 0
+    last_activity: float = field(default_factory=time.monotonic)
+    last_partial_end_s: float = 0.0
 
 
 class IngestService:
     stage = "ingest"
 
-    def __init__(self, bus: Bus, store: SessionStore, vad: VadOptions | None = None) -> None:
+    def __init__(self, bus: Bus, store: SessionStore, vad: VadOptions | None = None,
+                 live_vad: VadOptions | None = None) -> None:
+        """vad: cutting rules for uploaded files; live_vad: for live capture (ends utterances sooner)."""
         self.bus = bus
         self.store = store
         self.vad = vad or VadOptions()
+        self.live_vad = live_vad or LIVE_VAD
         self._captures: dict[str, Capture] = {}
 
-    async def start_session(self, context: pb.SessionContext, session_id: str | None = None) -> str:
+    async def start_session(self, context: pb.SessionContext, session_id: str | None = None, *,
+                            live: bool = False, consent: bool = False) -> str:
+        """Open a session. A live session (audio streamed as it is spoken) needs consent=True."""
+        if live and not consent:
+            raise ConsentRequired("a live session needs the patient's consent (\"consent\": true)")
         sid = session_id or uuid.uuid4().hex
         if sid in self._captures:
             raise InputError(f"session {sid} is already open")
         # Context goes to the store before any audio, so every later stage can read it.
         await self.store.put_context(sid, context)
-        self._captures[sid] = Capture(sid, UtteranceCutter(self.vad))
-        await self.bus.publish(
+        capture = Capture(sid, LiveCutter(self.live_vad if live else self.vad), live=live)
+        self._captures[sid] = capture
+        capture.start_entry_id = await self.bus.publish(
             keys.SESSIONS, pb.SessionEvent(session_id=sid, kind=pb.SessionEvent.STARTED, context=context)
         )
         return sid
@@ -58,7 +89,64 @@ class IngestService:
     async def add_audio(self, session_id: str, pcm: np.ndarray) -> int:
         """Feed 16 kHz mono int16 audio; publishes every utterance it completes. Returns how many."""
         capture = self._capture(session_id)
-        return await self._publish(capture, capture.cutter.feed(pcm))
+        capture.last_activity = time.monotonic()
+        if capture.gap_from is not None:
+            if capture.paused:
+                capture.gap_audio_s += len(pcm) / SAMPLE_RATE
+                pcm = np.zeros(len(pcm), dtype=np.int16)  # paused: the clock runs, the words are dropped
+            else:
+                await self._fill_gap(capture)
+        n = await self._publish(capture, capture.cutter.feed(pcm))
+        if capture.live:
+            await self._maybe_partial(capture)
+        return n
+
+    async def pause(self, session_id: str) -> None:
+        capture = self._capture(session_id)
+        if not capture.paused:
+            await self._publish(capture, capture.cutter.flush())  # what was said before the pause is kept
+            capture.paused = True
+            capture.gap_from, capture.gap_audio_s = capture.gap_from or time.monotonic(), 0.0
+            await self.bus.publish(keys.SESSIONS, pb.SessionEvent(session_id=session_id, kind=pb.SessionEvent.PAUSED))
+
+    async def resume(self, session_id: str) -> None:
+        capture = self._capture(session_id)
+        if capture.paused:
+            capture.paused = False
+            await self._fill_gap(capture)
+            await self.bus.publish(keys.SESSIONS, pb.SessionEvent(session_id=session_id, kind=pb.SessionEvent.RESUMED))
+
+    def attach(self, session_id: str) -> Capture:
+        """A live connection (WebRTC or WebSocket) starts sending audio for the session."""
+        capture = self._capture(session_id)
+        capture.connections += 1
+        capture.last_activity = time.monotonic()
+        return capture
+
+    async def detach(self, session_id: str, tail: np.ndarray | None = None) -> None:
+        """A connection ended (closed or lost). What was received is kept and the session stays open:
+        the client can reconnect and go on, or stop it. The gap until then becomes silence."""
+        capture = self._captures.get(session_id)
+        if capture is None:
+            return
+        if tail is not None and len(tail):
+            await self.add_audio(session_id, tail)
+        capture.connections = max(0, capture.connections - 1)
+        capture.last_activity = time.monotonic()
+        if capture.connections == 0 and capture.gap_from is None:
+            capture.gap_from, capture.gap_audio_s = time.monotonic(), 0.0
+
+    async def stop_idle(self, idle_s: float) -> list[str]:
+        """Finalise live sessions with no connection and no audio for idle_s (a client that vanished)."""
+        now = time.monotonic()
+        idle = [c.session_id for c in self._captures.values()
+                if c.live and c.connections == 0 and now - c.last_activity > idle_s]
+        for sid in idle:
+            await self.stop_session(sid)
+        return idle
+
+    def capture(self, session_id: str) -> Capture | None:
+        return self._captures.get(session_id)
 
     async def add_file(self, session_id: str, source: str | Path | bytes) -> int:
         """Decode a whole audio file (any common format) into the session."""
@@ -69,6 +157,8 @@ class IngestService:
 
     async def stop_session(self, session_id: str) -> pb.SessionEvent:
         capture = self._capture(session_id)
+        if capture.paused:
+            await self.resume(session_id)  # a session stopped while paused: its clock runs to now
         await self._publish(capture, capture.cutter.flush())
         event = pb.SessionEvent(
             session_id=session_id,
@@ -92,8 +182,35 @@ class IngestService:
         except KeyError:
             raise UnknownSession(f"no open session {session_id}") from None
 
+    async def _fill_gap(self, capture: Capture) -> None:
+        assert capture.gap_from is not None
+        missing = int((time.monotonic() - capture.gap_from - capture.gap_audio_s) * SAMPLE_RATE)
+        capture.gap_from, capture.gap_audio_s = None, 0.0
+        while missing > 0:
+            n = min(missing, GAP_FILL_CHUNK)
+            await self._publish(capture, capture.cutter.feed(np.zeros(n, dtype=np.int16)))
+            missing -= n
+            await asyncio.sleep(0)
+
+    async def _maybe_partial(self, capture: Capture) -> None:
+        """Publish the open utterance's prefix about once a second while someone is speaking."""
+        open_utt = capture.cutter.open_utterance()
+        if open_utt is None or not open_utt.speaking:
+            return  # in trailing silence the commit is due within end_silence_ms: no partial needed
+        if open_utt.end_s - open_utt.start_s < PARTIAL_MIN_S:
+            return
+        if capture.last_partial_end_s > open_utt.start_s and open_utt.end_s - capture.last_partial_end_s < PARTIAL_EVERY_S:
+            return  # the first partial as soon as there is enough speech, then one a second
+        capture.last_partial_end_s = open_utt.end_s
+        chunk = pb.AudioChunk(session_id=capture.session_id, seq=capture.next_seq, start_s=open_utt.start_s,
+                              end_s=open_utt.end_s, sample_rate=SAMPLE_RATE, is_partial=True,
+                              pcm_s16le=open_utt.pcm.astype("<i2").tobytes(), sent_unix_s=time.time())
+        await self.bus.publish(keys.PARTIALS, chunk)
+        await _cap_stream(self.bus, keys.PARTIALS, keys.PARTIALS_MAXLEN)
+
     async def _publish(self, capture: Capture, utterances: list[Utterance]) -> int:
         for utt in utterances:
+            ends = capture.cutter.closed_speech_end_s
             chunk = pb.AudioChunk(
                 session_id=capture.session_id,
                 seq=capture.next_seq,
@@ -101,8 +218,18 @@ class IngestService:
                 end_s=utt.end_s,
                 sample_rate=SAMPLE_RATE,
                 pcm_s16le=utt.pcm.astype("<i2").tobytes(),
+                sent_unix_s=time.time(),
+                speech_end_s=ends.pop(0) if ends else utt.end_s,
             )
             await self.bus.publish(keys.UTTERANCES, chunk)
             capture.utterances.append((utt.start_s, utt.end_s))
             capture.next_seq += 1
+        capture.cutter.closed_speech_end_s.clear()  # dropped clicks leave entries behind
         return len(utterances)
+
+
+async def _cap_stream(bus: Bus, stream: str, maxlen: int) -> None:
+    """Keep a droppable Redis stream short (the bus caps streams only loosely); no-op in memory."""
+    redis = getattr(bus, "redis", None)
+    if redis is not None:
+        await redis.xtrim(stream, maxlen=maxlen, approximate=True)

@@ -1,0 +1,139 @@
+"""Partial results for live sessions: best-effort decodes of open utterances' growing prefixes.
+
+A worker has one single-threaded model, shared by two kinds of work: committed utterances
+(scribe:utterances, never dropped) and partials (scribe:partials, droppable). The DecodeGate runs
+one decode at a time and lets a waiting utterance go first; a partial is decoded only when the
+model is idle. Partials are read in batches, and of each (session, seq) only the newest prefix is
+kept; one older than MAX_AGE_S (wall clock, from ingest's timestamp) or whose utterance this worker
+already committed is skipped, because a partial nobody sees in time is worthless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import numpy as np
+
+from proto import scribe_pb2 as pb
+from services.asr.engine import DecodeOptions, Recognition
+from services.common import keys
+from services.common.bus import Bus
+
+log = logging.getLogger("scribe.asr.partials")
+
+MAX_AGE_S = 2.0
+# Partials are drafts on screen: greedy, no word times (both cheaper); the commit decodes properly.
+PARTIAL_DECODE = DecodeOptions(beam_size=1, word_timestamps=False)
+_IDLE_POLL_S = 0.02
+
+
+class DecodeGate:
+    """One decode at a time on this worker's model; committed utterances before partials."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._commits_waiting = 0
+
+    @contextlib.asynccontextmanager
+    async def commit(self) -> AsyncIterator[None]:
+        self._commits_waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._commits_waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def idle(self) -> bool:
+        return not self._lock.locked() and self._commits_waiting == 0
+
+    @contextlib.asynccontextmanager
+    async def partial(self) -> AsyncIterator[None]:
+        """Only enter when idle() (checked without awaiting in between, so nothing can slip in)."""
+        assert self.idle()
+        await self._lock.acquire()
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
+Decode = Callable[[np.ndarray, str, DecodeOptions], Awaitable[Recognition]]
+
+
+class PartialDecoder:
+    """Reads scribe:partials for one worker and publishes PartialTranscript on scribe:partial-text."""
+
+    def __init__(self, bus: Bus, gate: DecodeGate, decode: Decode, prompt: Callable[[str], Awaitable[str]],
+                 consumer: str, max_age_s: float = MAX_AGE_S) -> None:
+        self.bus = bus
+        self.gate = gate
+        self.decode = decode
+        self.prompt = prompt
+        self.consumer = consumer
+        self.max_age_s = max_age_s
+        self._latest: dict[tuple[str, int], pb.AudioChunk] = {}
+        self._committed: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self.decoded = 0
+        self.skipped = 0
+
+    def committed(self, session_id: str, seq: int) -> None:
+        """The utterance was committed here: its partials are outdated."""
+        self._committed[(session_id, seq)] = None
+        self._latest.pop((session_id, seq), None)
+        while len(self._committed) > 1024:
+            self._committed.popitem(last=False)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.bus.ensure_group(keys.PARTIALS, keys.GROUP_ASR)
+        while not stop.is_set():
+            if not self._latest:  # a read blocks when the stream is empty: only when there is nothing to do
+                for d in await self.bus.read(keys.PARTIALS, keys.GROUP_ASR, self.consumer, count=32):
+                    await self.bus.ack(keys.PARTIALS, keys.GROUP_ASR, d.entry_id)  # best effort: ack at once
+                    self._offer(pb.AudioChunk.FromString(d.payload))
+            chunk = self._next()
+            if chunk is None:
+                continue
+            if not self.gate.idle():
+                await asyncio.sleep(_IDLE_POLL_S)
+                continue
+            del self._latest[(chunk.session_id, chunk.seq)]
+            async with self.gate.partial():
+                prompt = await self.prompt(chunk.session_id)
+                rec = await self.decode(np.frombuffer(chunk.pcm_s16le, dtype=np.int16), prompt, PARTIAL_DECODE)
+            self.decoded += 1
+            await self.bus.publish(keys.PARTIAL_TEXT, pb.PartialTranscript(
+                session_id=chunk.session_id, seq=chunk.seq, start_s=chunk.start_s, end_s=chunk.end_s,
+                text=rec.text, sent_unix_s=chunk.sent_unix_s))
+            redis = getattr(self.bus, "redis", None)
+            if redis is not None:
+                await redis.xtrim(keys.PARTIAL_TEXT, maxlen=keys.PARTIAL_TEXT_MAXLEN, approximate=True)
+
+    def _offer(self, chunk: pb.AudioChunk) -> None:
+        key = (chunk.session_id, chunk.seq)
+        if key in self._committed:
+            self.skipped += 1
+            return
+        held = self._latest.get(key)
+        if held is None or chunk.end_s > held.end_s:
+            if held is not None:
+                self.skipped += 1
+            self._latest[key] = chunk
+
+    def _next(self) -> pb.AudioChunk | None:
+        """The oldest partial still fresh enough to show (oldest first: every session gets its turn)."""
+        now = time.time()
+        for key, chunk in list(self._latest.items()):
+            if now - chunk.sent_unix_s > self.max_age_s:
+                del self._latest[key]
+                self.skipped += 1
+        if not self._latest:
+            return None
+        return min(self._latest.values(), key=lambda c: c.sent_unix_s)

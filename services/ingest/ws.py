@@ -1,0 +1,144 @@
+"""WebSocket audio ingest (aiohttp) for clients that cannot do WebRTC, and the SSE results feed.
+
+GET /v1/sessions/{id}/audio/ws?format=pcm&rate=48000&channels=2   (or format=opus)
+    binary messages: interleaved s16le samples at `rate`/`channels` (whole sample frames), or one
+    Opus packet each (48 kHz); text messages: {"type": "pause" | "resume" | "stop"}.
+    The server answers control messages with {"type": ...} acks; on stop with last_seq/duration_s.
+    A closed or lost connection leaves the session open (reconnect, or POST .../stop later).
+GET /v1/sessions/{id}/events   text/event-stream: session, partial, segment, draft, codes, error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import numpy as np
+from aiohttp import WSMsgType, web
+
+from services.common.bus import Bus
+from services.common.errors import InputError
+from services.common.export import result_to_dict
+from services.common.feed import session_feed
+from services.common.store import SessionStore
+from services.ingest.live import OpusDecoder, Resampler
+from services.ingest.service import IngestService, UnknownSession
+
+MAX_RATE = 192_000
+PING_EVERY_S = 10.0  # SSE comment lines, so proxies and dead listeners are noticed
+
+
+class _PcmInput:
+    def __init__(self, rate: int, channels: int) -> None:
+        self.rate, self.channels = rate, channels
+        self._resampler = Resampler()
+        self._carry = b""  # a message may end mid sample frame
+
+    def packet(self, data: bytes) -> np.ndarray:
+        data = self._carry + data
+        whole = len(data) - len(data) % (2 * self.channels)
+        self._carry = data[whole:]
+        return self._resampler.pcm(data[:whole], self.rate, self.channels) if whole else np.zeros(0, np.int16)
+
+    def flush(self) -> np.ndarray:
+        return self._resampler.flush()
+
+
+def _input_for(query: Any) -> _PcmInput | OpusDecoder:
+    fmt = query.get("format", "pcm")
+    if fmt == "opus":
+        return OpusDecoder()
+    if fmt != "pcm":
+        raise InputError("format must be pcm (s16le) or opus")
+    try:
+        rate, channels = int(query.get("rate", "16000")), int(query.get("channels", "1"))
+    except ValueError:
+        raise InputError("rate and channels must be integers") from None
+    if not 8000 <= rate <= MAX_RATE or channels not in (1, 2):
+        raise InputError(f"rate must be 8000-{MAX_RATE} Hz and channels 1 or 2")
+    return _PcmInput(rate, channels)
+
+
+async def audio_ws(request: web.Request, ingest: IngestService) -> web.StreamResponse:
+    sid = request.match_info["sid"]
+    capture = ingest.capture(sid)
+    if capture is None or not capture.live:
+        raise UnknownSession(f"no open live session {sid}")
+    decoder = _input_for(request.query)
+    ws = web.WebSocketResponse(max_msg_size=4 * 1024 * 1024, heartbeat=20.0)
+    await ws.prepare(request)
+    ingest.attach(sid)
+    stopped = False
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                await ingest.add_audio(sid, decoder.packet(msg.data))
+            elif msg.type == WSMsgType.TEXT:
+                stopped = await _control(ws, ingest, sid, msg.data, decoder)
+                if stopped:
+                    break
+    except UnknownSession:
+        stopped = True  # stopped over HTTP meanwhile
+    finally:
+        if not stopped:
+            await ingest.detach(sid, decoder.flush())
+    await ws.close()
+    return ws
+
+
+async def _control(ws: web.WebSocketResponse, ingest: IngestService, sid: str, text: str,
+                   decoder: _PcmInput | OpusDecoder) -> bool:
+    try:
+        kind = json.loads(text).get("type")
+    except (ValueError, AttributeError):
+        kind = None
+    if kind == "pause":
+        await ingest.pause(sid)
+    elif kind == "resume":
+        await ingest.resume(sid)
+    elif kind == "stop":
+        await ingest.add_audio(sid, decoder.flush())
+        event = await ingest.stop_session(sid)
+        await ws.send_json({"type": "stopped", "last_seq": event.last_seq, "duration_s": event.duration_s})
+        return True
+    else:
+        await ws.send_json({"type": "error", "error": "expected {\"type\": \"pause\" | \"resume\" | \"stop\"}"})
+        return False
+    await ws.send_json({"type": kind})
+    return False
+
+
+async def events_sse(request: web.Request, ingest: IngestService, bus: Bus, store: SessionStore) -> web.StreamResponse:
+    sid = request.match_info["sid"]
+    capture = ingest.capture(sid)
+    final = await store.get_result(sid) if capture is None else None
+    if capture is None and final is None:
+        raise UnknownSession(f"no live session {sid} on this server")
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await resp.prepare(request)
+    if final is not None:  # finished before the listener came: the final result is all there is
+        await _send(resp, {"type": "codes", "version": final.version, "is_final": True, **result_to_dict(final)})
+        return resp
+    assert capture is not None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    last_write = loop.time()
+    try:
+        async for event in session_feed(bus, sid, capture.start_entry_id, stop):
+            if event["type"] == "ping":
+                if loop.time() - last_write < PING_EVERY_S:
+                    continue
+                await resp.write(b": ping\n\n")
+            else:
+                await _send(resp, event)
+            last_write = loop.time()
+    except (ConnectionResetError, ConnectionError):
+        pass  # the listener went away
+    finally:
+        stop.set()
+    return resp
+
+
+async def _send(resp: web.StreamResponse, event: dict[str, Any]) -> None:
+    await resp.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
