@@ -42,6 +42,14 @@ class SessionStore(abc.ABC):
     @abc.abstractmethod
     async def get_result(self, session_id: str) -> pb.CodingResult | None: ...
 
+    @abc.abstractmethod
+    async def put_dismissal(self, session_id: str, kind: str, cpt: str, reason: str) -> None:
+        """Keep the therapist's reason for dismissing flag `kind` on code `cpt` ("" = the whole visit)."""
+
+    @abc.abstractmethod
+    async def dismissals(self, session_id: str) -> dict[tuple[str, str], str]:
+        """(kind, cpt) -> reason, for every flag dismissed in the session."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
@@ -52,6 +60,7 @@ class MemoryStore(SessionStore):
         self._segments: dict[str, dict[int, pb.TranscriptSegment]] = {}
         self._stops: dict[str, pb.SessionEvent] = {}
         self._results: dict[str, pb.CodingResult] = {}
+        self._dismissals: dict[str, dict[tuple[str, str], str]] = {}
 
     async def put_context(self, session_id: str, context: pb.SessionContext) -> None:
         self._contexts[session_id] = context
@@ -77,6 +86,12 @@ class MemoryStore(SessionStore):
 
     async def get_result(self, session_id: str) -> pb.CodingResult | None:
         return self._results.get(session_id)
+
+    async def put_dismissal(self, session_id: str, kind: str, cpt: str, reason: str) -> None:
+        self._dismissals.setdefault(session_id, {})[(kind, cpt)] = reason
+
+    async def dismissals(self, session_id: str) -> dict[tuple[str, str], str]:
+        return dict(self._dismissals.get(session_id, {}))
 
 
 class RedisStore(SessionStore):
@@ -112,13 +127,24 @@ class RedisStore(SessionStore):
         sid = result.session_id
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.set(keys.session_key(sid, "result"), result.SerializeToString(), ex=self._ttl_s)
-            for part in ("context", "segments", "stop"):
+            for part in ("context", "segments", "stop", "dismissals"):
                 pipe.expire(keys.session_key(sid, part), self._ttl_s)
             await pipe.execute()
 
     async def get_result(self, session_id: str) -> pb.CodingResult | None:
         raw = await self._r.get(keys.session_key(session_id, "result"))
         return pb.CodingResult.FromString(raw) if raw is not None else None
+
+    async def put_dismissal(self, session_id: str, kind: str, cpt: str, reason: str) -> None:
+        await self._r.hset(keys.session_key(session_id, "dismissals"), f"{kind}|{cpt}", reason)
+
+    async def dismissals(self, session_id: str) -> dict[tuple[str, str], str]:
+        raw = await self._r.hgetall(keys.session_key(session_id, "dismissals"))
+        out = {}
+        for field, reason in raw.items():
+            kind, _, cpt = field.decode().partition("|")
+            out[(kind, cpt)] = reason.decode()
+        return out
 
     async def close(self) -> None:
         await self._r.aclose()
