@@ -1,4 +1,4 @@
-"""`scribe`: dictate (embedded), serve / worker / submit (distributed on Redis), eval."""
+"""`scribe`: dictate (embedded), serve / worker / submit (distributed on Redis), stream / listen (live), eval."""
 
 from __future__ import annotations
 
@@ -129,6 +129,72 @@ def submit(audio: str, context_path: str, mode: str | None, url: str, token: str
     _check_audio_path(audio)
     result = asyncio.run(submit_file(url, token, Path(audio), context_to_dict(ctx), timeout))
     _print_result(result, as_json)
+
+
+@cli.command()
+@click.argument("audio")
+@click.option("--context", "context_path", required=True)
+@click.option("--mode", type=click.Choice(["ambient", "dictation"]))
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Play the file this many times real time.")
+@click.option("--url", default="http://127.0.0.1:8750", envvar="SCRIBE_URL", show_default=True)
+@click.option("--token", envvar="SCRIBE_TOKEN", help="API token (default: the one `scribe serve` wrote).")
+@click.option("--json", "as_json", is_flag=True, help="Print the final result as JSON.")
+def stream(audio: str, context_path: str, mode: str | None, speed: float, url: str, token: str | None,
+           as_json: bool) -> None:
+    """Play a recording into a running `scribe serve` over WebRTC, as a microphone would, printing
+    partial and committed transcript as they come, then the final codes."""
+    from services.common.auth import load_token
+    from services.common.context import context_to_dict
+    from services.ingest.audio import decode_audio
+    from services.ingest.live_view import stream_file
+
+    if speed <= 0:
+        raise InputError("--speed must be positive")
+    ctx = _load_context(context_path, mode)
+    _check_audio_path(audio)
+    pcm = decode_audio(audio)
+    result = asyncio.run(stream_file(url, token or load_token(), pcm, context_to_dict(ctx), speed, Console()))
+    _print_result(result, as_json)
+
+
+@cli.command()
+@click.argument("session_id")
+@click.option("--url", default="http://127.0.0.1:8750", envvar="SCRIBE_URL", show_default=True)
+@click.option("--token", envvar="SCRIBE_TOKEN", help="API token (default: the one `scribe serve` wrote).")
+def listen(session_id: str, url: str, token: str | None) -> None:
+    """Show a live session's transcript, draft and codes as they change (until its final codes)."""
+    from services.common.auth import load_token
+    from services.ingest.live_view import listen_session
+
+    asyncio.run(listen_session(url, token or load_token(), session_id, Console()))
+
+
+@cli.command()
+@click.option("--redis", "redis_url", default=DEFAULT_REDIS, envvar="SCRIBE_REDIS_URL", show_default=True)
+def status(redis_url: str) -> None:
+    """Backlog, lag, workers and failures of each stage (for whoever watches the clinic's throughput)."""
+    import redis.exceptions
+    from rich.table import Table
+
+    from services.ops import read_status
+
+    try:
+        st = asyncio.run(read_status(redis_url))
+    except redis.exceptions.ConnectionError:
+        raise InputError(f"cannot connect to Redis at {redis_url}") from None
+    table = Table(title="scribe stages")
+    for col in ("stream", "group", "waiting (lag)", "in work (pending)", "workers", "dead letters"):
+        table.add_column(col)
+    for s in st.stages:
+        workers = ", ".join(f"{name} ({pending} pending, idle {idle:.0f}s)" for name, pending, idle in s.consumers)
+        table.add_row(s.stream, s.group, "-" if s.lag is None else str(s.lag), str(s.pending), workers or "none",
+                      str(s.dead_letters))
+    console = Console()
+    console.print(table)
+    if st.errors_by_category:
+        console.print("recent errors: " + ", ".join(f"{k} x{v}" for k, v in st.errors_by_category.most_common()))
+    else:
+        console.print("no recent errors")
 
 
 @cli.command(name="eval")

@@ -34,6 +34,10 @@ def test_invented_closing_sentence_is_dropped() -> None:
 def test_a_real_second_sentence_is_kept() -> None:
     words = [_w("walker.", 3.4, 3.7, 0.89), _w("Next", 3.9, 4.1, 0.99), _w("visit", 4.1, 4.4, 0.87)]
     assert trim_hallucinated_tail(words) == words
+    # Speech the model doubted after a comma, even with an invented tail after it, stays.
+    words = [_w("twenty,", 2.8, 3.2, 0.61), _w("prom", 3.46, 3.5, 0.17), _w("press", 3.5, 3.8, 0.66),
+             _w("ups.", 3.8, 4.0, 0.93), _w("Thank", 4.1, 4.5, 0.0), _w("you.", 4.5, 4.5, 0.98)]
+    assert [w.text for w in trim_hallucinated_tail(words)] == ["twenty,", "prom", "press", "ups."]
     # A doubted word inside a sentence is not a tail.
     words = [_w("needed", 6.2, 6.5, 0.99), _w("fewer", 6.5, 6.8, 0.05), _w("cues.", 6.8, 7.1, 0.9)]
     assert trim_hallucinated_tail(words) == words

@@ -145,3 +145,19 @@ def test_billing_method_override_and_medicare() -> None:
     assert default.billing_method == "per_code"
     medicare = code_draft(_draft(lines, payer="medicare", method="per_code"), rules)
     assert medicare.billing_method == "cms"
+
+
+@given(st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=3), st.sampled_from(["cms", "per_code"]))
+def test_coder_units_match_reference_end_to_end(minutes: list[int], method: str) -> None:
+    """Dictated blocks back to back from 10:00; the coder's units are the reference's for the method."""
+    names = ["Therapeutic exercise", "Manual therapy", "Gait training"]
+    lines, start = [], 10 * 60
+    for name, m in zip(names, minutes, strict=False):
+        stop = start + m
+        lines.append(f"{name} from {start // 60}:{start % 60:02d} to {stop // 60}:{stop % 60:02d}, right knee.")
+        start = stop
+    result = code_draft(_draft(lines, payer="commercial", method=method), load_default_rules())
+    got = [c.units for c in result.codes]
+    assert [c.minutes for c in result.codes] == minutes
+    assert got == (ref_cms(minutes) if method == "cms" else ref_per_code(minutes))
+    assert sum(got) == (ref_total_units(sum(minutes)) if method == "cms" else sum(ref_per_code(minutes)))

@@ -79,3 +79,20 @@ def test_close_pitches_fall_back_to_content():
         ("My arm is sore.", 122.0),
     ])
     assert assign_roles(segs, AMBIENT) == ["therapist", "patient", "therapist", "patient"]
+
+
+def test_pitch_between_the_two_voices_lets_content_decide():
+    # Two voices 7 semitones apart (100 Hz, 150 Hz); a line said halfway between them (a raised
+    # question, a tired answer) takes the role its content points to, not the nearer voice.
+    lines = [
+        ("therapist", "How's the right wrist since last week?", 100.0),
+        ("patient", "Stiff in the mornings, the pain is about 5/10 after I type.", 150.0),
+        ("therapist", "Right wrist extension is 45 degrees, grip strength is 40 pounds.", 101.0),
+        ("patient", "Is the scar supposed to feel this tight?", 149.0),
+        ("therapist", "Oh no, and how's the left one?", 124.0),  # nearer the patient's voice
+        ("patient", "My daughter has been doing all the cooking.", 121.0),  # nearer the therapist's voice
+        ("therapist", "Pull the coins out of the putty with your right hand.", 99.0),
+        ("patient", "This is harder than it looks.", 151.0),
+    ]
+    segs = _pitched([(t, p) for _, t, p in lines])
+    assert assign_roles(segs, AMBIENT) == [r for r, _, _ in lines]

@@ -124,3 +124,59 @@ def test_classifier_seam():
     assert calls and note.plan and not note.objective
     assert classify("Right knee flexion 105 degrees.", "therapist", LEX) == rule_classifier(
         "Right knee flexion 105 degrees.", "therapist", LEX)
+
+
+def test_headers_as_a_recogniser_writes_them():
+    from services.drafter.sentences import strip_header
+
+    assert strip_header("Subjective, patient reports pain 3/10.", LEX) == ("subjective", "patient reports pain 3/10.")
+    assert strip_header("Plan continue 3 times per week.", LEX) == ("plan", "continue 3 times per week.")
+    assert strip_header("Assessment, symptoms are centralizing.", LEX) == ("assessment", "symptoms are centralizing.")
+    assert strip_header("Objective right knee flexion 105 degrees.", LEX)[0] == "objective"
+    # The header word belongs to the sentence: no header.
+    for text in ("Plan of care is reviewed with the patient.", "Plan to continue.", "Assessment of gait shows a limp.",
+                 "Planned 3 visits.", "Goals are to reach the shelf."):
+        assert strip_header(text, LEX) == (None, text), text
+
+
+def test_comma_headers_in_a_dictation_place_and_clean_the_items():
+    ctx = pb.SessionContext(mode="dictation", note_type="daily")
+    note = draft_note([
+        seg(0, "Subjective, patient's wife reports he gets stuck on the names of foods at restaurants."),
+        seg(5, "Objective, right knee flexion 105 degrees, assessment, patient is progressing toward the goal "
+               "of stairs. She needed fewer cues by the end."),
+        seg(10, "Plan continue 3 times per week, add step ups."),
+    ], ctx)
+    assert "restaurants" in note.subjective[0].text and not note.subjective[0].text.lower().startswith("subjective")
+    assert note.objective[0].text == "Right knee flexion 105 degrees."
+    assessment = " ".join(i.text for i in note.assessment)
+    assert "progressing toward the goal" in assessment and "fewer cues" in assessment
+    assert note.plan[0].text.startswith("Continue 3 times per week")
+
+
+def test_run_on_filler_clause_does_not_drop_the_sentence():
+    assert strip_fillers("Good, we're done with exercise, all of this is working toward the cupboard.", LEX) == (
+        "all of this is working toward the cupboard.")
+    assert strip_fillers("That's it for the activities, this builds toward your goal of cooking.", LEX) == (
+        "this builds toward your goal of cooking.")
+    assert strip_fillers("Let me measure your hip, left hip flexion is 95 degrees.", LEX) == (
+        "left hip flexion is 95 degrees.")
+    assert strip_fillers("No, it does not hurt.", LEX) == "No, it does not hurt."
+    assert strip_fillers("Eight, nine, ten.", LEX) == ""
+
+
+def test_run_on_sentence_split_where_it_turns_to_assessment_or_plan():
+    ctx = pb.SessionContext(mode="ambient")
+    note = draft_note([
+        seg(0, "Your QuickDASH score is 45, that means moderate limitation with daily tasks.", "therapist"),
+        seg(5, "At home, keep doing the putty 3 times a day, we'll progress to weights next week.", "therapist"),
+    ], ctx)
+    assert [i.text for i in note.objective] == ["Patient's QuickDASH score is 45."]
+    assert note.assessment[0].text == "That means moderate limitation with daily tasks."
+    assert "At home" in note.plan[0].text and not note.subjective  # "At home" alone is no sentence
+
+
+def test_an_assessment_sentence_is_not_taken_for_a_preamble():
+    assert LEX.is_preamble("This is the daily note for today's visit.")
+    assert LEX.is_preamble("This is a physical therapy evaluation.")
+    assert not LEX.is_preamble("This is a moderate complexity evaluation.")

@@ -64,6 +64,30 @@ at eleven forty five => at 11:45
 from 905 to 923 => from 9:05 to 9:23
 from one ten to one thirty => from 13:10 to 13:30
 until 10.55 => until 10:55
+from nine o 'clock to nine twenty, => from 9:00 to 9:20,
+Session ran from eleven o 'clock to eleven forty five => Session ran from 11:00 to 11:45
+evaluation from nine o clock to nine forty five. => evaluation from 9:00 to 9:45.
+at 9 o 'clock => at 9:00
+Therapeutic exercise 10.05 to 10.23. => Therapeutic exercise 10:05 to 10:23.
+from 9.15 to 9.20 => from 9:15 to 9:20
+session 10.05-10.23 => session 10:05-10:23
+""")
+# Whisper's spacing: a space before a hyphen inside a word, or before the apostrophe of a contraction.
+SPACING = _cases("""
+self -care training => self-care training
+long -handled shoe horn => long-handled shoe horn
+neuromuscular re -education => neuromuscular re-education
+post -op week four => post-op week four
+flexion is ninety -five degrees up from eighty -five last week => flexion is 95 degrees up from 85 last week
+ninety-five degrees => 95 degrees
+twenty-five to thirty reps => 25 to 30 reps
+the patient 's knee => the patient's knee
+it doesn 't hurt => it doesn't hurt
+""")
+# Measures heard as impossible stay as heard, in digits, for review: never corrected to a plausible value.
+IMPOSSIBLE = _cases("""
+Sentence completion, eighty out of twenty correct => Sentence completion, 80/20 correct
+six out of five => 6/5
 """)
 MEASURES = _cases("""
 one hundred fifty feet => 150 feet
@@ -80,6 +104,8 @@ the four inch step => the 4 inch step
 code nine two five oh seven => code 92507
 CPT code ninety seven one ten => CPT code 97110
 mobilization at L four and L five => mobilization at L4 and L5
+Build two units of therapeutic exercise for that block. => Build 2 units of therapeutic exercise for that block.
+billed as three timed units => billed as 3 timed units
 """)
 VOCAB = _cases("""
 terminal knee extensions with a green the rib end => terminal knee extensions with a green theraband
@@ -89,6 +115,29 @@ Hip and ductors are weak => Hip abductors are weak
 reaching by laterally => reaching bilaterally
 gay training with the walker => gait training with the walker
 write total knee R for plus D => right total knee arthroplasty
+extensions with the green the rabbend, two sets of fifteen => extensions with the green theraband, 2x15
+Then rows with the red the rabbin => Then rows with the red theraband
+ankle eversion with blue derabin => ankle eversion with blue theraband
+a yellow the rag band => a yellow theraband
+a green the rabbit for rows => a green theraband for rows
+now read the rabbin external rotation => now red theraband external rotation
+rows with a TheraBand => rows with a theraband
+TheraBand rows => Theraband rows
+150 feet with a walker and stand by assist. => 150 feet with a walker and standby assist.
+200 feet x2 with contact artistist, cues for posture => 200 feet x2 with contact guard assist, cues for posture
+gate training with the walker => gait training with the walker
+Gate belt on, please. => Gait belt on, please.
+mild gate deviations noted => mild gait deviations noted
+Your quick dash score is forty five => Your QuickDASH score is 45
+a Swiss tree score twenty eight percent => Oswestry score 28%
+warm up on the recombent bike => warm up on the recumbent bike
+left metal cerebral artery stroke => left middle cerebral artery stroke
+Trade leg raise negative at seventy degrees => Straight leg raise negative at 70 degrees
+central posterior to interior mobilizations => central posterior to anterior mobilizations
+soft tissue mobilization to the lumbar pair of spinals => soft tissue mobilization to the lumbar paraspinals
+empty contest is positive => empty can test is positive
+tact how cues at the knee => tactile cues at the knee
+left ankle aversion, strength four plus out of five => left ankle eversion, strength 4+/5
 """)
 UNCHANGED = """
 four patients
@@ -123,10 +172,27 @@ home exercise program
 range of motion
 Straight leg raise negative at 70 degrees
 Gait training now.
+90-5 degrees
+call 555-1234
+pain 5 -10
+a - b
+close the gate
+the gate was open so the dog got out
+I made a quick dash to the car
+I read the rabbit book to my grandson
+the rabbit in the yard
+please stand by
+he stood by to assist
+contact guard
+Oswestry score
+the unit was busy
+a unit of work
 """
 
 
-@pytest.mark.parametrize(("spoken", "written"), MMT + PAIN + DEGREES + SETS + LOADS + CLOCK + MEASURES + VOCAB)
+@pytest.mark.parametrize(
+    ("spoken", "written"), MMT + PAIN + DEGREES + SETS + LOADS + CLOCK + SPACING + IMPOSSIBLE + MEASURES + VOCAB
+)
 def test_spoken_to_written(spoken: str, written: str) -> None:
     assert to_written(spoken) == written
     assert to_written(written) == written
@@ -169,10 +235,12 @@ def test_fast() -> None:
     )
     to_written(sentence)
     n = 200
-    start = time.perf_counter()
+    # CPU time of this process: the machine is shared (decoders, other test runs), and wall time measured
+    # the neighbours' load (~0.5 ms CPU a call took 2-3 ms of wall time on a loaded two-core box).
+    start = time.process_time()
     for _ in range(n):
         to_written(sentence)
-    assert (time.perf_counter() - start) / n < 0.001
+    assert (time.process_time() - start) / n < 0.001
 
 
 SPOKEN_WORDS = (
@@ -211,6 +279,10 @@ def test_text_without_numbers_unchanged(text: str) -> None:
         return
     lowered = " ".join(text.lower().split())
     if any(c["heard"].lower() in lowered for c in vocabulary_data()["confusions"]) or "write" in lowered:
+        return
+    if any(h in lowered for c in vocabulary_data()["context_confusions"] for h in c["heard"]):
+        return
+    if re.search(r"[A-Za-z] +-[A-Za-z]|\w +'(?:clock|s|t|re|ll|ve|d|m)\b", text):  # Whisper's spacing, rejoined
         return
     assert to_written(text) == text
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from services.asr.engine import RecognizedWord
 
-_SENTENCE_END = (".", "!", "?", ",")
+_SENTENCE_END = (".", "!", "?")  # not ",": a doubted word after a comma is usually real speech
+MAX_TAIL_WORDS = 14  # the stock sentences are short; a longer run is speech the model doubted
 DOUBTED_OPENING = 0.2  # probability of the tail's first word below which the tail is suspect
 DOUBTED_TAIL = 0.7  # mean probability of a suspect tail below which it is dropped
 SQUEEZED_S = 0.02  # a word shorter than this has no audio of its own
@@ -19,7 +20,7 @@ SQUEEZED_S = 0.02  # a word shorter than this has no audio of its own
 
 def trim_hallucinated_tail(words: Sequence[RecognizedWord]) -> list[RecognizedWord]:
     """The words without an invented trailing sentence; unchanged when there is none."""
-    for i in range(1, len(words)):
+    for i in range(max(1, len(words) - MAX_TAIL_WORDS), len(words)):
         if not words[i - 1].text.endswith(_SENTENCE_END) or words[i].probability >= DOUBTED_OPENING:
             continue
         tail = words[i:]

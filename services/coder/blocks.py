@@ -155,7 +155,8 @@ def _dictation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContex
                     continue
             sent = Sentence(i, text, section)
             sentences.append(sent)
-            mentions = _dictated_services(text, ctx, rules, full_text)
+            mentions = _dictated_services(text, ctx, rules, full_text,
+                                          allow_heads=section not in ("subjective", "assessment", "plan", "goal"))
             ranges = find_ranges(text, anchor)
             durations = find_durations(text) if not ranges else []
             units = find_units(text)
@@ -170,7 +171,8 @@ def _dictation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContex
                     blocks[target].segs.append(i)
                     sent.block = target
                     current = target
-                continue
+                if not (mentions and (ranges or durations)):
+                    continue  # "Bill two units of that": the units only; else also the service's time
             if not mentions:
                 if ranges:
                     if current >= 0 and not blocks[current].has_times:
@@ -182,6 +184,11 @@ def _dictation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContex
                     blocks[current].segs.append(i)
                 continue
             in_reference_section = section in ("subjective", "assessment", "plan", "goal")
+            if len(mentions) == 1 and len(durations) > 1:
+                # "We did ten minutes on the bike, therapeutic exercise 20 minutes in all": the service's own
+                # duration is the one said nearest its name.
+                at = _mention_start(text, mentions[0], rules, ctx)
+                durations = sorted(durations, key=lambda d: abs(d[1][0] - at))
             for k, cpt in enumerate(mentions):
                 has_time = k < len(ranges) or k < len(durations)
                 if in_reference_section and not has_time:
@@ -213,6 +220,14 @@ def _dictation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContex
     return Visit(blocks, sentences)
 
 
+def _mention_start(text: str, cpt: str, rules: CodingRules, ctx: pb.SessionContext) -> int:
+    for m in classify.named_services(text, rules, ctx.discipline) + classify.explicit_codes(text, rules,
+                                                                                            ctx.discipline):
+        if m.cpt == cpt:
+            return m.start
+    return 0
+
+
 def _set_times(block: Block, start: int, stop: int) -> None:
     block.start, block.stop, block.duration = start, stop, None
 
@@ -227,7 +242,13 @@ def _leads_sentence(text: str, cpt: str, rules: CodingRules, ctx: pb.SessionCont
     return any(m.cpt == cpt and m.start <= 25 for m in classify.named_services(head, rules, ctx.discipline))
 
 
-def _dictated_services(text: str, ctx: pb.SessionContext, rules: CodingRules, full_text: str) -> list[str]:
+# Between a short name and its duration: "Manual, 12 minutes", "Neuro for about 10 minutes", "Balance x 8 min".
+_HEAD_GAP_RE = re.compile(r"[\s,:;\-–]*(?:(?:for|x|times|about|approximately|roughly|around|total|of)\b[\s,]*)*",
+                          re.IGNORECASE)
+
+
+def _dictated_services(text: str, ctx: pb.SessionContext, rules: CodingRules, full_text: str,
+                       allow_heads: bool = True) -> list[str]:
     found: list[tuple[int, str]] = []
     for m in classify.explicit_codes(text, rules, ctx.discipline):
         found.append((m.start, m.cpt))
@@ -241,6 +262,11 @@ def _dictated_services(text: str, ctx: pb.SessionContext, rules: CodingRules, fu
         code = _eval_code(kind, full_text, ctx, rules)
         if code:
             found.append((start, code))
+    if not found and allow_heads:
+        for m in classify.head_services(text, rules, ctx.discipline):
+            if find_ranges(text, None) or any(span[0] < m.start or _HEAD_GAP_RE.fullmatch(text[m.end:span[0]])
+                                              for _, span in find_durations(text)):
+                found.append((m.start, m.cpt))
     out: list[str] = []
     for _, cpt in sorted(found):
         if cpt not in out:
@@ -262,7 +288,9 @@ def _dictation_fallback(blocks: list[Block], sentences: list[Sentence], ctx: pb.
     """No treatment named: treatment described by its interventions (e.g. SLP naming drills)."""
     totals: dict[str, float] = {}
     for s in sentences:
-        if s.speaker not in THERAPIST_ROLES or s.section in ("subjective", "assessment", "plan", "goal"):
+        # Sentences of a billed block (an evaluation's test results) describe that service, not a treatment.
+        if s.speaker not in THERAPIST_ROLES or s.section in ("subjective", "assessment", "plan", "goal") \
+                or s.block >= 0:
             continue
         for cpt, score in classify.keyword_scores(s.text, rules, ctx.discipline).items():
             if _kind(rules, cpt) == "treatment":

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from services.coder.rules import CodingRules
+from services.coder.text import NUMBER
 
 _CPT_RE = re.compile(r"\b(9\d{4}|G\d{4})\b")
 _DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
@@ -62,6 +63,33 @@ def named_services(text: str, rules: CodingRules, discipline: str) -> list[Menti
         taken.append((start, end))
         found.append(Mention(cpt, start, end))
     return sorted(found, key=lambda m: m.start)
+
+
+# What may come before a short name at the head of a sentence: "Then", "We worked on", "Spent 12 minutes on",
+# "Twelve minutes of".
+_HEAD_LEAD_RE = re.compile(
+    r"^\s*(?:(?:and|then|next|also|plus|okay|ok|so|after that|afterwards)\b[\s,]*)*"
+    r"(?:(?:we|she|he|they|the patient|patient|pt)\s+)?"
+    r"(?:(?:worked|focused)\s+on\b|did\b|spent\b|practiced\b|performed\b)?\s*"
+    rf"(?:(?:about|approximately|roughly|another)\s+)?(?:{NUMBER}\s*-?\s*min(?:ute)?s?\s+(?:of|on|doing)\b\s*)?"
+    r"(?:the\s+|some\s+)?",
+    re.IGNORECASE,
+)
+
+
+def head_services(text: str, rules: CodingRules, discipline: str) -> list[Mention]:
+    """Short names ("Manual", "Neuro", "Balance") that name a service only when they lead the sentence
+    ("Manual from 2:30 to 2:39."); the caller checks that the sentence also says a time."""
+    lead = _HEAD_LEAD_RE.match(text)
+    at = lead.end() if lead else 0
+    out: list[Mention] = []
+    for cpt, lex in rules.lexicon.services.items():
+        if not allowed(rules, cpt, discipline) or lex.heads.regex is None:
+            continue
+        m = lex.heads.regex.match(text, at)
+        if m:
+            out.append(Mention(cpt, m.start(), m.end()))
+    return sorted(out, key=lambda m: -(m.end - m.start))[:1]
 
 
 def eval_mentions(text: str, rules: CodingRules) -> list[tuple[str, int, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from proto import scribe_pb2 as pb
 from services.coder import modifiers
@@ -124,3 +125,20 @@ def _rationale(line: CodeLine, rules: CodingRules, method: str, total_timed: int
         where = ", ".join(f"{e.start_s:.0f}-{e.end_s:.0f}s" for e in evidence[:6])
         parts.append(f"Evidence: transcript {where}.")
     return " ".join(parts)
+
+
+def apply_dismissals(result: pb.CodingResult, dismissals: Mapping[tuple[str, str], str]) -> pb.CodingResult:
+    """A copy of `result` with the flags the therapist dismissed marked as such.
+
+    `dismissals` maps (flag kind, CPT code) to the therapist's reason. Every flag of that kind on that
+    code gets `dismissed` set and the reason kept (a flag without a code matches the key (kind, "")).
+    A dismissal that matches no flag is ignored; `result` itself is not changed.
+    """
+    out = pb.CodingResult()
+    out.CopyFrom(result)
+    for flag in out.flags:
+        reason = dismissals.get((flag.kind, flag.cpt))
+        if reason is not None:
+            flag.dismissed = True
+            flag.dismiss_reason = reason
+    return out

@@ -103,10 +103,14 @@ def build_flags(visit: Visit, lines: Sequence[CodeLine], draft: pb.DraftUpdate, 
         visit_goal = any(goal_ok(s.section, s.text) for s in therapist)
     else:
         visit_goal = any(goal_ok(s.section, s.text) for s in therapist if s.block < 0 or s.closing)
+    # An evaluation sets the plan of care: a goal stated anywhere in the visit ties it to the goals.
+    any_goal = any(goal_ok(s.section, s.text) for s in therapist)
     for line in lines:
         for index, block in line.blocks:
             own = any(goal_ok(s.section, s.text) for s in visit.block_sentences(index)
                       if s.speaker in THERAPIST_ROLES)
+            if block.kind in ("evaluation", "reevaluation") and any_goal:
+                own = True
             if not (own or visit_goal):
                 flags.append(_flag("missing_goal_link",
                                    f"{where(block)} has no sentence tying it to a functional goal", block.cpt))

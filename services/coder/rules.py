@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ class ServiceLexicon:
     names: PhraseSet
     keywords: PhraseSet
     weak: PhraseSet
+    heads: PhraseSet = PhraseSet.of(())  # short names, a service only at a dictated sentence's head with a time
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,24 @@ class CodingRules:
         return info
 
 
+_AT_LINE_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
+def _decode_error(path: Path, exc: tomllib.TOMLDecodeError) -> RulesError:
+    """'FILE line N, column M: not valid TOML: why' (tomllib gives lineno/colno from Python 3.14, before
+    that only in its message)."""
+    text = str(exc)
+    lineno, colno = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    m = _AT_LINE_RE.search(text)
+    if m:
+        text = text[: m.start()]
+        lineno, colno = lineno or int(m.group(1)), colno or int(m.group(2))
+    why = getattr(exc, "msg", None) or text or "syntax error"
+    if lineno is None:
+        return RulesError(f"rules file {path}: not valid TOML: {why}")
+    return RulesError(f"rules file {path} line {lineno}, column {colno}: not valid TOML: {why}")
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -96,11 +116,34 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise RulesError(f"cannot read rules file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"rules file {path} is not valid TOML: {exc}") from None
+        raise _decode_error(path, exc) from None
+    except UnicodeDecodeError:
+        raise RulesError(f"rules file {path} is not UTF-8 text") from None
     for key in ("version", "effective"):
         if not isinstance(data.get(key), str | dt.date):
             raise RulesError(f"rules file {path}: missing top-level {key!r}")
     return data
+
+
+def _where(path: Path, table: str, key: str = "") -> str:
+    """'FILE line N [table.key]' for a semantic error: the line of the entry's table header, or of the
+    key inside an inline table, when it can be found."""
+    dotted = f"{table}.{key}" if key else table
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\.\s*[\"']?{re.escape(key)}[\"']?\s*\]" if key
+                        else rf"^\s*\[\s*{re.escape(table)}\s*\]")
+    for lineno, line in enumerate(lines, start=1):
+        if header.match(line):
+            return f"{path} line {lineno} [{dotted}]"
+    if key:
+        inline = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+        for lineno, line in enumerate(lines, start=1):
+            if inline.match(line):
+                return f"{path} line {lineno} [{dotted}]"
+    return f"{path} [{dotted}]"
 
 
 def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
@@ -122,7 +165,7 @@ def _load_payers(path: Path) -> tuple[dict[str, PayerRules], dict[str, str]]:
     data = _read_toml(path)
     payers: dict[str, PayerRules] = {}
     for key, raw in _table(data, "payers", path).items():
-        where = f"{path} [payers.{key}]"
+        where = _where(path, "payers", key)
         if not isinstance(raw, dict):
             raise RulesError(f"{where} must be a table")
         method = raw.get("billing_method")
@@ -142,7 +185,7 @@ def _load_payers(path: Path) -> tuple[dict[str, PayerRules], dict[str, str]]:
     mods = _table(data, "discipline_modifiers", path)
     for disc in DISCIPLINES:
         if not isinstance(mods.get(disc), str):
-            raise RulesError(f"{path} [discipline_modifiers]: missing {disc}")
+            raise RulesError(f"{_where(path, 'discipline_modifiers')}: missing {disc}")
     return payers, {k: str(v) for k, v in mods.items()}
 
 
@@ -150,7 +193,7 @@ def _load_codes(path: Path) -> dict[str, CodeInfo]:
     data = _read_toml(path)
     codes: dict[str, CodeInfo] = {}
     for cpt, raw in _table(data, "codes", path).items():
-        where = f"{path} [codes.{cpt}]"
+        where = _where(path, "codes", cpt)
         if not isinstance(raw, dict):
             raise RulesError(f"{where} must be a table")
         if not isinstance(raw.get("descriptor"), str) or not isinstance(raw.get("timed"), bool):
@@ -173,7 +216,9 @@ def _load_lexicon(path: Path, codes: dict[str, CodeInfo]) -> Lexicon:
     data = _read_toml(path)
     services: dict[str, ServiceLexicon] = {}
     for cpt, raw in _table(data, "services", path).items():
-        where = f"{path} [services.{cpt}]"
+        where = _where(path, "services", cpt)
+        if not isinstance(raw, dict):
+            raise RulesError(f"{where} must be a table")
         if cpt not in codes:
             raise RulesError(f"{where}: code {cpt} is not in the codes file")
         services[cpt] = ServiceLexicon(
@@ -181,16 +226,23 @@ def _load_lexicon(path: Path, codes: dict[str, CodeInfo]) -> Lexicon:
             PhraseSet.of(_strings(raw.get("names"), f"{where} names")),
             PhraseSet.of(_strings(raw.get("keywords"), f"{where} keywords")),
             PhraseSet.of(_strings(raw.get("weak"), f"{where} weak")),
+            PhraseSet.of(_strings(raw.get("heads"), f"{where} heads")),
         )
     ev = _table(data, "evaluation", path)
     det = _table(data, "detectors", path)
 
     def ps(table: dict[str, Any], key: str, section: str) -> PhraseSet:
-        return PhraseSet.of(_strings(table.get(key), f"{path} [{section}] {key}"))
+        return PhraseSet.of(_strings(table.get(key), f"{_where(path, section, key)} {key}"))
 
-    areas = ev.get("slp_areas", {})
-    deficits = det.get("deficits", {})
-    sections = det.get("sections", {})
+    def subtable(table: dict[str, Any], key: str, section: str) -> dict[str, Any]:
+        value = table.get(key, {})
+        if not isinstance(value, dict):
+            raise RulesError(f"{_where(path, section, key)} must be a table")
+        return value
+
+    areas = subtable(ev, "slp_areas", "evaluation")
+    deficits = subtable(det, "deficits", "detectors")
+    sections = subtable(det, "sections", "detectors")
     return Lexicon(
         services=services,
         eval_names=ps(ev, "names", "evaluation"),
@@ -209,7 +261,8 @@ def _load_lexicon(path: Path, codes: dict[str, CodeInfo]) -> Lexicon:
         sides=ps(det, "sides", "detectors"),
         upper=ps(det, "extremities_upper", "detectors"),
         lower=ps(det, "extremities_lower", "detectors"),
-        incidental=frozenset(_strings(det.get("incidental_extremities"), f"{path} incidental_extremities")),
+        incidental=frozenset(_strings(det.get("incidental_extremities"),
+                                      f"{_where(path, 'detectors', 'incidental_extremities')}")),
         deficits={k: ps(deficits, k, "detectors.deficits") for k in deficits},
         sections={k: ps(sections, k, "detectors.sections") for k in sections},
     )

@@ -22,21 +22,32 @@ _TENS_W = "(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
 # A cardinal number said in words, up to the hundreds ("one hundred five", "forty-five").
 NUM_WORDS = (
     rf"(?:(?:{_DIGIT_W}\s+hundred(?:\s+(?:and\s+)?(?:{_TENS_W}(?:[\s-]{_DIGIT_W})?|{_TEEN_W}|{_DIGIT_W}))?)"
-    rf"|{_TENS_W}(?:[\s-]{_DIGIT_W})?|{_TEEN_W}|{_DIGIT_W}|zero)"
+    rf"|{_TENS_W}(?:(?:\s*-\s*|\s+){_DIGIT_W})?|{_TEEN_W}|{_DIGIT_W}|zero)"
 )
 NUMBER = rf"(?:\d+(?:\.\d+)?|{NUM_WORDS})"
 
 _HOUR_W = "(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
-_MIN_W = rf"(?:o'?\s?clock|oh[\s-]{_DIGIT_W}|{_TEEN_W}|(?:twenty|thirty|forty|fifty)(?:[\s-]{_DIGIT_W})?)"
+# "o'clock" as recognisers write it: "o'clock", "o 'clock", "o' clock", "o’clock", "oclock", "o clock".
+_OCLOCK = r"o\s?['’]?\s?clock"
+_MIN_W = rf"(?:{_OCLOCK}|oh[\s-]+{_DIGIT_W}|{_TEEN_W}|(?:twenty|thirty|forty|fifty)(?:(?:\s*-\s*|\s+){_DIGIT_W})?)"
 _AMPM = r"(?:\s*(?:a\.?\s?m\.?|p\.?\s?m\.?)(?![a-z]))"
 # A clock time: written "10:05", "9 o'clock", "2 pm"; spoken "ten oh five", "nine o'clock".
 _CLOCK = (
-    rf"(?:\d{{1,2}}:\d{{2}}{_AMPM}?|\d{{1,2}}\s*o'?\s?clock{_AMPM}?|\d{{1,2}}{_AMPM}"
-    rf"|{_HOUR_W}(?:[\s-]{_MIN_W}){_AMPM}?|{_HOUR_W}{_AMPM})"
+    rf"(?:\d{{1,2}}:\d{{2}}{_AMPM}?|\d{{1,2}}\s*{_OCLOCK}{_AMPM}?|\d{{1,2}}{_AMPM}"
+    rf"|{_HOUR_W}(?:[\s-]+{_MIN_W}){_AMPM}?|{_HOUR_W}{_AMPM})"
 )
-_UNIT_AFTER = r"(?!\s*(?:degrees?|°|percent|%|reps?|repetitions?|seconds?|feet|foot|pounds?|lbs?|sets?|times|out of))"
+# A bare hour ("nine", "9"): a clock only opposite a full clock time ("from nine to nine twenty").
+_BARE_HOUR = rf"(?:{_HOUR_W}|\d{{1,2}})"
+_FULL_CLOCK = (
+    rf"(?:\d{{1,2}}:\d{{2}}{_AMPM}?|\d{{1,2}}\s*{_OCLOCK}{_AMPM}?|{_HOUR_W}(?:[\s-]+{_MIN_W}){_AMPM}?)"
+)
+_TO = r"\s*(?:to|until|till|through|thru|and|-|–)\s*"
+_UNIT_AFTER = (r"(?!\s*(?:degrees?|°|percent|%|reps?|repetitions?|seconds?|minutes?|mins?|hours?|feet|foot|pounds?|"
+               r"lbs?|sets?|times|out of|/))")
 RANGE_RE = re.compile(
-    rf"\b(?:from|between)\s+(?P<a>{_CLOCK})\s*(?:to|until|till|through|thru|and|-|–)\s*(?P<b>{_CLOCK})\b{_UNIT_AFTER}"
+    rf"\b(?:from|between)\s+(?P<a>{_CLOCK}){_TO}(?P<b>{_CLOCK})\b{_UNIT_AFTER}"
+    rf"|\b(?:from|between)\s+(?P<g>{_BARE_HOUR}){_TO}(?P<h>{_FULL_CLOCK})\b{_UNIT_AFTER}"
+    rf"|\b(?:from|between)\s+(?P<i>{_FULL_CLOCK}){_TO}(?P<j>{_BARE_HOUR})\b{_UNIT_AFTER}"
     rf"|(?P<c>\d{{1,2}}:\d{{2}}{_AMPM}?)\s*(?:-|–|to|until)\s*(?P<d>\d{{1,2}}:\d{{2}}{_AMPM}?)"
     rf"|\b(?:start(?:ed|ing)?|began|begin(?:ning)?)\s+(?:at\s+)?(?P<e>{_CLOCK})\b[^.;]{{0,60}}?"
     rf"\b(?:end(?:ed|ing)?|stopp?(?:ed|ing)?|finish(?:ed|ing)?|until|till|completed?)\s+(?:at\s+)?(?P<f>{_CLOCK})\b",
@@ -82,7 +93,8 @@ def number_value(text: str) -> float | None:
 
 def _clock_parts(text: str) -> tuple[int, int, str] | None:
     """(hour, minute, am/pm or '') of one clock expression."""
-    t = text.strip().lower()
+    t = re.sub(r"o\s?['’]?\s?clock", "oclock", text.strip().lower())
+    t = re.sub(r"\s*-\s*", " ", t)
     ampm = ""
     m = re.search(r"([ap])\.?\s?m\.?$", t)
     if m:
@@ -91,7 +103,7 @@ def _clock_parts(text: str) -> tuple[int, int, str] | None:
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", t)
     if m:
         return int(m.group(1)), int(m.group(2)), ampm
-    m = re.fullmatch(r"(\d{1,2})(?:\s*o'?\s?clock)?", t)
+    m = re.fullmatch(r"(\d{1,2})(?:\s*oclock)?", t)
     if m:
         return int(m.group(1)), 0, ampm
     words = t.replace("-", " ").split()
@@ -99,7 +111,7 @@ def _clock_parts(text: str) -> tuple[int, int, str] | None:
         return None
     hour = WORD_VALUE[words[0]]
     rest = words[1:]
-    if not rest or rest[0].startswith("o'") or rest[0] in ("o", "oclock"):
+    if not rest or rest[0] in ("o", "oclock"):
         return hour, 0, ampm
     if rest[0] == "oh":
         rest = rest[1:]
@@ -139,8 +151,8 @@ class ClockRange:
 def find_ranges(sentence: str, anchor: int | None) -> list[ClockRange]:
     out: list[ClockRange] = []
     for m in RANGE_RE.finditer(sentence):
-        a = m.group("a") or m.group("c") or m.group("e")
-        b = m.group("b") or m.group("d") or m.group("f")
+        a = m.group("a") or m.group("c") or m.group("e") or m.group("g") or m.group("i")
+        b = m.group("b") or m.group("d") or m.group("f") or m.group("h") or m.group("j")
         pa, pb = _clock_parts(a), _clock_parts(b)
         if pa is None or pb is None:
             continue

@@ -42,8 +42,9 @@ def event_of(stream: str, payload: bytes) -> dict[str, Any] | None:
     if stream == keys.SEGMENTS:
         s = pb.TranscriptSegment.FromString(payload)
         return {"type": "segment", "seq": s.seq, "start_s": round(s.start_s, 2), "end_s": round(s.end_s, 2),
-                "speech_end_s": s.speech_end_s, "text": s.text, "words": [{"start_s": round(w.start_s, 2), "end_s": round(w.end_s, 2),
-                                           "text": w.text} for w in s.words]}
+                "speech_end_s": s.speech_end_s, "text": s.text,
+                "words": [{"start_s": round(w.start_s, 2), "end_s": round(w.end_s, 2), "text": w.text}
+                          for w in s.words]}
     if stream == keys.DRAFTS:
         d = pb.DraftUpdate.FromString(payload)
         return {"type": "draft", "version": d.version, "is_final": d.is_final,

@@ -80,15 +80,18 @@ def _value(spoken: str) -> str:
     return str(total + current) + (f".{digits}" if digits else "")
 
 
-def _keep_case(m: re.Match[str], written: str) -> str:
+def _keep_case(m: re.Match[str], written: str, group: int = 0) -> str:
     """Capitalise a replacement only where the sentence starts (mid-sentence capitals are noise)."""
-    starts = not m.string[: m.start()].strip() or m.string[: m.start()].rstrip()[-1] in ".!?"
-    if starts and m[0][:1].isupper():
+    before = m.string[: m.start(group)]
+    starts = not before.strip() or before.rstrip()[-1] in ".!?"
+    if starts and m[group][:1].isupper():
         return written[:1].upper() + written[1:]
     return written
 
 
-Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
+# A rule: its pattern, the replacement, and the lowercase strings one of which the text must contain for
+# the pattern to match at all (a cheap `in` test that skips a regex scan; empty: always scan).
+Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str], tuple[str, ...]]
 
 
 @cache
@@ -110,16 +113,40 @@ def _rules() -> list[Rule]:
     confusions = {_norm(c["heard"]): c["written"] for c in d["confusions"]}
     rules: list[Rule] = []
 
-    def add(pattern: str, fn: Callable[[re.Match[str]], str], flags: int = _I) -> None:
-        rules.append((re.compile(pattern, flags), fn))
+    def add(pattern: str, fn: Callable[[re.Match[str]], str], flags: int = _I, needles: tuple[str, ...] = ()) -> None:
+        rules.append((re.compile(pattern, flags), fn, needles))
 
     def sentence_before(m: re.Match[str], width: int = 60) -> str:
         """The text before the match, back to the sentence start (context for a rule)."""
         before = m.string[max(0, m.start() - width) : m.start()]
         return re.split(r"[.!?;]\s", before)[-1]
 
+    # 0. Whisper's spacing: "self -care", "ninety -five", "re -education" (a space before a hyphen inside a
+    # word; letters on both sides, so "5 -10" and a dash between words stay) and "o 'clock", "patient 's"
+    # (a space before the apostrophe of a contraction or "o'clock").
+    add(r"(?<=[A-Za-z]) +-(?=[A-Za-z])", lambda m: "-", needles=(" -",))
+    add(r"(?<=\w) +'(?=(?:clock|s|t|re|ll|ve|d|m)\b)", lambda m: "'", needles=(" '",))
+
     # 1. Reviewed recogniser confusions and spelling variants, whole phrases only.
     add(rf"(?<![\w-])(?:{_alt(confusions)})(?![\w-])", lambda m: _keep_case(m, confusions[_norm(m[0])]))
+
+    # Confusions that are safe only next to certain words ("gate training" -> "gait training", but "the
+    # gate" stays): `after` / `before` name the words that must come just before / after the phrase,
+    # `not_after` words that must not. Applied in the data file's order.
+    def in_context(entry: dict[str, Any]) -> Rule:
+        pre = rf"(\b(?:{_alt(entry['after'])})[\s,]+)" if entry.get("after") else "()"
+        post = rf"(?=[\s-]+(?:{_alt(entry['before'])})\b)" if entry.get("before") else ""
+        not_after = re.compile(rf"\b(?:{_alt(entry['not_after'])})\s+$", _I) if entry.get("not_after") else None
+
+        def fn(m: re.Match[str]) -> str:
+            if not_after and not_after.search(m.string[max(0, m.start(2) - 20) : m.start(2)]):
+                return m[0]
+            return m[1] + _keep_case(m, entry["written"], 2)
+
+        pattern = re.compile(rf"{pre}(?<![\w-])({_alt(entry['heard'])})(?![\w-]){post}", _I)
+        return pattern, fn, tuple(h.lower().split()[0] for h in entry["heard"])
+
+    rules.extend(in_context(entry) for entry in d["context_confusions"])
     add(
         rf"\b(?:{_alt(d['laterality']['misheard_right'])})(?=\s+(?:{_alt(d['laterality']['body_parts'])})\b)",
         lambda m: _keep_case(m, "right"),
@@ -184,13 +211,15 @@ def _rules() -> list[Rule]:
 
     range_join = rf"(\s+(?:{_alt(clock['range_words'])}|-)\s+)"
     add(rf"(\b(?:from|between)\s+)?({any_time}){range_join}({any_time})", time_range)
+    # A tight dash joins two times only when both carry a separator ("10.05-10.23"): "555-1234" is no time.
+    time_sep = r"(?<![\d.:/])\d{1,2}[:.]\d{2}(?![\d%/]|\.\d)"
+    add(rf"(\b(?:from|between)\s+)?({time_sep})(-)({time_sep})", time_range)
 
     def single_time(m: re.Match[str]) -> str:
         t = to_clock(m[2])
         return m[0] if t is None or is_measure(m) else f"{m[1]}{t}"
 
     # Alone, a digit run like "100" is a time only when Whisper wrote a separator ("10.25").
-    time_sep = r"(?<![\d.:/])\d{1,2}[:.]\d{2}(?![\d%/]|\.\d)"
     add(rf"\b((?:{_alt(clock['single_context'])})\s+)({time_w}|{time_sep})", single_time)
     add(rf"(\b{hour_w}|(?<![\w:./+-])\d{{1,2}})\s+o'?\s?clock\b", lambda m: to_clock(m[0]) or m[0])
 
@@ -198,9 +227,9 @@ def _rules() -> list[Rule]:
     sign = r"(?:\s*(plus|minus|\+|-))?"
 
     def out_of(m: re.Match[str]) -> str:
+        # Written as heard even when impossible ("eighty out of twenty" for "eighteen" -> "80/20"): never
+        # corrected to a plausible value, and in digits it is a measure the drafter and reviewer can question.
         a, b = _value(m[1]), _value(m[3])
-        if float(a) > float(b):
-            return m[0]
         mark = {"plus": "+", "minus": "-"}.get((m[2] or "").lower(), m[2] or "")
         return f"{a}{mark}/{b}"
 
@@ -242,10 +271,14 @@ def _rules() -> list[Rule]:
         return f"{_value(m[1])}{m[2]}{m[3]}"
 
     # A range before a unit is written alike on both ends: "ten to fifteen reps" -> "10 to 15 reps".
-    add(
-        rf"({num})(\s+(?:to|or)\s+|-)({num})(?=(?:\s+|-)(?:{units})\b)",
-        lambda m: f"{_value(m[1])}{m[2]}{_value(m[3])}",
-    )
+    tens_then_one = re.compile(rf"(?:{tens})-(?:{ones})", _I)
+
+    def unit_range(m: re.Match[str]) -> str:
+        if tens_then_one.fullmatch(f"{m[1]}{m[2]}{m[3]}"):  # "ninety-five degrees" is 95, not a range 90-5
+            return _value(f"{m[1]} {m[3]}")
+        return f"{_value(m[1])}{m[2]}{_value(m[3])}"
+
+    add(rf"({num})(\s+(?:to|or)\s+|-)({num})(?=(?:\s+|-)(?:{units})\b)", unit_range)
     add(rf"({num})(\s+|-)({units})\b", with_unit)
     # A repeat after a measure: "200 feet times two" -> "200 feet x2".
     add(
@@ -270,7 +303,9 @@ def _rules() -> list[Rule]:
 
 def to_written(text: str) -> str:
     """Return `text` with spoken therapy forms in the written forms notes use."""
-    for pattern, fn in _rules():
+    for pattern, fn, needles in _rules():
+        if needles and not any(n in text.lower() for n in needles):
+            continue
         text = pattern.sub(fn, text)
     return text
 
@@ -325,33 +360,67 @@ def _context_phrase(text: str, seen: set[str]) -> str:
     return " ".join(kept)
 
 
-def asr_prompt(context: pb.SessionContext) -> str:
-    """A prompt, in spoken forms, that biases Whisper towards this session's vocabulary.
+def prompt_terms(context: pb.SessionContext, max_words: int | None = None) -> list[str]:
+    """Discipline terms and this session's own words, within a word budget (the prompt's term list).
 
-    Numbers from the context are left out (a prompt with "4/5" made tiny.en write "4.5"), and so
-    are capitalised words that are not known therapy terms, since they may be names. Whisper reads
-    the prompt as the preceding text, so the session's own words and the spoken-number style come
-    last, nearest the audio; discipline terms fill what is left of the word budget.
+    Budget order: the diagnosis and the session's vocabulary (what this visit is about), then the
+    discipline's first `core_terms` terms (the ones tiny.en mangles without help), then the goals
+    (long, mostly plain words Whisper already knows), then more discipline terms. A discipline term
+    whose words the session already gave is skipped. Output order: discipline terms first, the
+    session's words last (nearest the audio).
     """
     p = vocabulary_data()["prompt"]
     discipline = context.discipline if context.discipline in p["opening"] else "PT"
+    budget = p["max_words"] if max_words is None else max_words
     seen: set[str] = set()
-    own = [_context_phrase(t, seen) for t in (context.diagnosis, *context.goals, *context.vocabulary)]
-    budget = p["max_words"] - len(p["opening"][discipline].split()) - len(p["style"][discipline].split())
-    session: list[str] = []
-    for phrase in filter(None, own):
-        budget -= len(phrase.split())
-        if budget < 0:
-            break
-        session.append(phrase)
+    kept: dict[str, str] = {}  # source -> phrase
     general: list[str] = []
-    for term in (*p[discipline], *p["common"]):
-        words = term.lower().split()
-        if all(w in seen for w in words) or budget - len(words) < 0:
-            continue
-        budget -= len(words)
-        seen.update(words)
-        general.append(term)
-    terms = ", ".join((*general, *session))
-    parts = (p["opening"][discipline], f"{terms}." if terms else "", p["style"][discipline])
-    return " ".join(filter(None, parts))
+
+    def take_phrase(key: str, text: str) -> None:
+        nonlocal budget
+        phrase = _context_phrase(text, seen)
+        if phrase and len(phrase.split()) <= budget:
+            budget -= len(phrase.split())
+            kept[key] = phrase
+
+    def take_terms(limit: int) -> None:
+        nonlocal budget
+        for term in (*p[discipline], *p["common"]):
+            if len(general) >= limit:
+                return
+            words = term.lower().split()
+            if term in general or all(w in seen for w in words) or len(words) > budget:
+                continue
+            budget -= len(words)
+            seen.update(words)
+            general.append(term)
+
+    take_phrase("diagnosis", context.diagnosis)
+    for i, word in enumerate(context.vocabulary):
+        take_phrase(f"vocabulary{i}", word)
+    take_terms(p["core_terms"])
+    for i, goal in enumerate(context.goals):
+        take_phrase(f"goal{i}", goal)
+    take_terms(len(p[discipline]) + len(p["common"]))
+    order = ["diagnosis", *(f"goal{i}" for i in range(len(context.goals)))]
+    order += [f"vocabulary{i}" for i in range(len(context.vocabulary))]
+    return [*general, *(kept[k] for k in order if k in kept)]
+
+
+def asr_prompt(context: pb.SessionContext, max_words: int | None = None) -> str:
+    """A prompt, in spoken forms, that biases Whisper towards this session's vocabulary.
+
+    Short on purpose: every prompt token is paid on every utterance (bench/PROMPT.md measures the
+    cost), so it holds this session's own words, a few discipline terms, and one sentence of the
+    spoken-number style. Numbers from the context are left out (a prompt with "4/5" made tiny.en
+    write "4.5"), and so are capitalised words that are not known therapy terms, since they may be
+    names. Whisper reads the prompt as the preceding text, so the session's own words and the
+    style come last, nearest the audio. `max_words` overrides the data file's budget (the bench
+    uses it to compare lengths).
+    """
+    p = vocabulary_data()["prompt"]
+    discipline = context.discipline if context.discipline in p["opening"] else "PT"
+    opening, style = p["opening"][discipline], p["style"][discipline]
+    budget = (p["max_words"] if max_words is None else max_words) - len(opening.split()) - len(style.split())
+    terms = ", ".join(prompt_terms(context, max(budget, 0)))
+    return " ".join(filter(None, (opening, f"{terms}." if terms else "", style)))

@@ -9,26 +9,65 @@ from __future__ import annotations
 import re
 
 from services.drafter.lexicon import Lexicon
+from services.drafter.sentences import CLAUSE_BREAK, split_clauses
 
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'll|I'd|me|my|mine|myself|we|we're|our|us)\b", re.IGNORECASE)
 _SECOND_PERSON = re.compile(r"\b(you|your|you're|yourself)\b", re.IGNORECASE)
 
 
-def strip_fillers(text: str, lex: Lexicon) -> str:
-    """Leading "Okay,", "Good.", "Now" etc. removed; "" when the sentence is only filler."""
+def _strip_leading(text: str, lex: Lexicon) -> str:
     text = text.strip()
     for _ in range(6):
-        if any(p.search(text) for p in lex.filler_whole):
+        if _is_filler(text, lex):
             return ""
         before = text
         for p in lex.filler_leading:
             text = p.sub("", text, count=1).strip()
         if text == before:
             break
-    if not text or any(p.search(text) for p in lex.filler_whole):
+    return "" if not text or _is_filler(text, lex) else text
+
+
+def _is_filler(text: str, lex: Lexicon) -> bool:
+    return any(p.search(text) for p in lex.filler_whole)
+
+
+_NEGATION = re.compile(r"^\W*(no|not|never|nope)\b", re.IGNORECASE)
+_COUNT = re.compile(r"^\W*(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\W*$", re.IGNORECASE)
+
+
+def _droppable(clause: str, lex: Lexicon) -> bool:
+    """A clause that is only filler; never a "no" (it carries meaning) nor a lone number of a list."""
+    return not _NEGATION.search(clause) and not _COUNT.search(clause) and not _strip_leading(clause, lex)
+
+
+def strip_fillers(text: str, lex: Lexicon) -> str:
+    """Leading "Okay,", "Good.", "Now" etc. removed; "" when the sentence is only filler.
+
+    A recogniser joins sentences with commas ("We're done with exercise, all of this is working
+    toward ..."; "Let me measure your hip, left hip flexion ..."): filler and transition clauses
+    are dropped from the front of such a run-on, and when a rule matches the run-on as a whole,
+    only the clauses it matches are dropped and the rest is kept.
+    """
+    text = text.strip()
+    out = _strip_leading(text, lex)
+    if out:
+        for _ in range(6):
+            m = CLAUSE_BREAK.search(out)
+            if m is None or not _droppable(out[: m.start()], lex):
+                break
+            out = _strip_leading(out[m.end():], lex)
+        return out
+    clauses = split_clauses(text)
+    if len(clauses) < 2:
         return ""
-    return text
+    kept = [_strip_leading(c, lex) or c for c in clauses if not _droppable(c, lex)]
+    kept = [c for c in kept if c and not _COUNT.search(c)]
+    if not kept:
+        return ""
+    joined = ", ".join(c.rstrip(" ,.") for c in kept)
+    return joined + "."
 
 
 def _cap(text: str) -> str:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from proto import scribe_pb2 as pb
+from services.drafter.embeddings import PrototypeClassifier, install_from_env
 from services.drafter.note import draft_note
 from services.drafter.roles import assign_roles
+
+log = logging.getLogger("scribe.drafter")
+
+
+def load_sentence_model() -> PrototypeClassifier | None:
+    """Put the MiniLM sentence classifier behind the drafter's seam (SCRIBE_EMBEDDINGS=0: rules only)."""
+    model = install_from_env()
+    if model is None:
+        log.warning("drafter: sentence model off or not installed; sectioning by rules only")
+    return model
 
 
 def build_draft(

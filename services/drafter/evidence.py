@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from proto import scribe_pb2 as pb
+from services.drafter.measures import implausible
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # Recogniser words that carry a measure: digits, number words, and the words around them.
@@ -16,6 +17,14 @@ _NUMBER_WORD = re.compile(
     r"minutes?|out|of|sets?|reps?|times)$",
     re.IGNORECASE,
 )
+
+
+_SPELLED = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred".split()
+)
+# A score said in words and left so by the normaliser: "eighteen out of twenty", "four out of five".
+_OUT_OF_WORDS = re.compile(r"\b[a-z]+\s+out of\s+[a-z]+\b", re.IGNORECASE)
 
 
 def numbers_in(text: str) -> list[str]:
@@ -51,14 +60,30 @@ def _measure_words(seg: pb.TranscriptSegment, numbers: set[str]) -> list[pb.Word
     return out
 
 
-def needs_review(item_text: str, segments: Iterable[pb.TranscriptSegment], threshold: float) -> bool:
-    """True when the item states a number and a recogniser word spelling a number was unsure.
+def _unsure_number_words(item_text: str, seg: pb.TranscriptSegment, threshold: float) -> bool:
+    """A measure left in words ("eighty out of twenty") whose words the recogniser was unsure of."""
+    said = {w.lower() for w in re.findall(r"[A-Za-z]+", item_text)}
+    for w in seg.words:
+        token = w.text.strip().strip(".,;:!?\"'()-").lower()
+        if token in said and token in _SPELLED and w.probability < threshold:
+            return True
+    return False
 
-    Segments without word timings (gold text, typed input) never trigger review.
+
+def needs_review(item_text: str, segments: Iterable[pb.TranscriptSegment], threshold: float) -> bool:
+    """True when a measure in the item cannot be right as written (`measures.implausible`), or when
+    the item states a number and a recogniser word spelling a number was unsure.
+
+    Segments without word timings (gold text, typed input) never trigger the confidence check;
+    an implausible measure is flagged whatever its source. Nothing is ever corrected here.
     """
+    if implausible(item_text):
+        return True
     numbers = set(numbers_in(item_text))
+    segments = list(segments)
     if not numbers:
-        return False
+        return _OUT_OF_WORDS.search(item_text) is not None and any(
+            _unsure_number_words(item_text, seg, threshold) for seg in segments if seg.words)
     for seg in segments:
         if not seg.words or not (numbers & set(numbers_in(seg.text))):
             continue

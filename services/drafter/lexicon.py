@@ -29,6 +29,8 @@ class Lexicon:
     word_probability: float
     pitch_separation_semitones: float
     headers: dict[str, tuple[str, ...]]
+    loose_headers: tuple[str, ...]
+    header_not_before: frozenset[str]
     smalltalk_strong: list[Pattern]
     smalltalk_weak: list[Pattern]
     smalltalk_prepositions: frozenset[str]
@@ -95,6 +97,11 @@ class Lexicon:
                 return section
         return None
 
+    @property
+    def header_names(self) -> list[str]:
+        """Every header, longest first ("plan of care" before "plan")."""
+        return sorted({h for names in self.headers.values() for h in names}, key=lambda h: (-len(h), h))
+
 
 def _pairs(items: list[list[Any]]) -> list[tuple[Pattern, str]]:
     return [(re.compile(p, re.IGNORECASE), r) for p, r in items]
@@ -111,6 +118,8 @@ def parse_lexicon(data: dict[str, Any]) -> Lexicon:
         word_probability=float(th.get("word_probability", 0.5)),
         pitch_separation_semitones=float(th.get("pitch_separation_semitones", 2.0)),
         headers={s: tuple(h.lower() for h in data["headers"].get(s, [])) for s in SECTIONS},
+        loose_headers=tuple(h.lower() for h in data["headers"].get("loose", [])),
+        header_not_before=frozenset(w.lower() for w in data["headers"].get("not_before", [])),
         smalltalk_strong=_compile(data["smalltalk"]["strong"]),
         smalltalk_weak=_compile(data["smalltalk"]["weak"]),
         smalltalk_prepositions=frozenset(w.lower() for w in data["smalltalk"].get("prepositions", [])),

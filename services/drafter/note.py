@@ -11,8 +11,8 @@ from services.drafter import evidence
 from services.drafter.clean import clean_sentence, strip_fillers
 from services.drafter.lexicon import SECTIONS, Lexicon, load_lexicon
 from services.drafter.roles import PATIENT, THERAPIST, assign_roles
-from services.drafter.sections import classify, kind_of
-from services.drafter.sentences import Sentence, sentences_of, split_clauses, split_text
+from services.drafter.sections import AMBIGUOUS, classify, kind_of, prefetcher, rescue, section_scores
+from services.drafter.sentences import RUN_ON_BREAK, Sentence, sentences_of, split_clauses, split_text
 from services.drafter.smalltalk import strip_small_talk
 
 _PROMPT = re.compile(r"\b(tell me|describe|show me) (about|what|how|where|when)\b[^.?!]*", re.IGNORECASE)
@@ -22,6 +22,8 @@ _KIND_RANK = {"measure": 3, "pain": 3, "impression": 2, "goal_link": 2, "hep": 2
 MAX_PROGRESS_LINES = 6
 # A header said in an earlier segment decides only for sentences the rules barely place.
 CARRY_BELOW = 2.0
+# A run-on clause scoring this much for assessment or plan starts a new sentence.
+SPLIT_AT = 4.0
 
 
 @dataclass
@@ -94,6 +96,36 @@ def _trim_preamble(text: str, lex: Lexicon) -> str:
     return out + "." if out else ""
 
 
+def _run_on_parts(body: str, lex: Lexicon) -> list[str]:
+    """A therapist's run-on sentence cut where a clause turns to the assessment or the plan.
+
+    The recogniser often joins sentences with commas ("Your QuickDASH score is 45, that means
+    moderate limitation ..."); a clause that scores strongly for assessment or plan, after a part
+    that scores for another section, starts a new sentence.
+    """
+    breaks = list(RUN_ON_BREAK.finditer(body))
+    if not breaks:
+        return [body]
+    parts: list[str] = []
+    start = 0
+    for k, m in enumerate(breaks):
+        end = breaks[k + 1].start() if k + 1 < len(breaks) else len(body)
+        tail = section_scores(body[m.end():end], lex)
+        best = max(SECTIONS, key=lambda sec: tail[sec])
+        if best not in ("assessment", "plan") or tail[best] < SPLIT_AT:
+            continue
+        if any(tail[sec] >= tail[best] for sec in SECTIONS if sec != best):
+            continue
+        head = section_scores(body[start:m.start()], lex)
+        top = max(SECTIONS, key=lambda sec: head[sec])
+        if head[top] < AMBIGUOUS or head[best] >= head[top]:
+            continue
+        parts.append(body[start:m.start()].rstrip(" ,;") + ".")
+        start = m.end()
+    parts.append(body[start:])
+    return [p[0].upper() + p[1:] for p in parts if p.strip(" .,")]
+
+
 def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.SessionContext,
                  roles: Sequence[str], lex: Lexicon) -> list[_Item]:
     items: list[_Item] = []
@@ -104,6 +136,10 @@ def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.Session
             carried = sent.header
         dictated = sent.header is not None and sent.role == THERAPIST
         text = sent.text if dictated and not lex.is_strong_smalltalk(sent.text) else strip_small_talk(sent.text, lex)
+        if not text and not lex.is_strong_smalltalk(sent.text) and not lex.is_weak_smalltalk(sent.text):
+            body = strip_fillers(sent.text, lex)
+            if body and rescue(body, sent.role, lex).section is not None:
+                text = body  # no clinical word, but a sentence model places it
         topic, qseg = "", None
         rescued = False
         if sent.role == PATIENT:
@@ -115,38 +151,40 @@ def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.Session
         body = strip_fillers(text, lex) if text else ""
         if not body:
             continue
-        if sent.role == THERAPIST and lex.closes_hep(body):
-            hep = False
-            continue
-        if sent.role == THERAPIST and lex.opens_hep(body) and not lex.has_measure(body):
-            hep = True
-            continue
-        section: str | None = "subjective"
-        kind = "pain"
-        if not rescued:
-            section, kind = _section_for(sent, body, carried, context, lex)
-        if section is None:
-            continue
-        if hep and section == "objective":
-            section, kind = "plan", "hep"
-        out = clean_sentence(body, sent.role, lex)
-        if not out:
-            continue
-        last = items[-1] if items else None
-        if last and last.seg == sent.seg and last.section == section:
-            last.texts.append(out)
-            if _KIND_RANK.get(kind, 0) > _KIND_RANK.get(last.kind, 0):
-                last.kind = kind
-            continue
-        item = _Item(section=section, kind=kind, seg=sent.seg, role=sent.role, texts=[out], segs={sent.seg})
-        if sent.role == PATIENT and section == "subjective":
-            whole = " ".join(split_clauses(sent.text))
-            if topic and qseg is not None and not (
-                lex.topic_body.search(whole) or (topic == "Pain" and lex.topic_pain.search(whole))
-            ):
-                item.prefix = topic
-                item.segs.add(qseg)
-        items.append(item)
+        parts = [body] if dictated or rescued or sent.role != THERAPIST else _run_on_parts(body, lex)
+        for part in parts:
+            if sent.role == THERAPIST and lex.closes_hep(part):
+                hep = False
+                continue
+            if sent.role == THERAPIST and lex.opens_hep(part) and not lex.has_measure(part):
+                hep = True
+                continue
+            section: str | None = "subjective"
+            kind = "pain"
+            if not rescued:
+                section, kind = _section_for(sent, part, carried, context, lex)
+            if section is None:
+                continue
+            if hep and section == "objective":
+                section, kind = "plan", "hep"
+            out = clean_sentence(part, sent.role, lex)
+            if not out:
+                continue
+            last = items[-1] if items else None
+            if last and last.seg == sent.seg and last.section == section:
+                last.texts.append(out)
+                if _KIND_RANK.get(kind, 0) > _KIND_RANK.get(last.kind, 0):
+                    last.kind = kind
+                continue
+            item = _Item(section=section, kind=kind, seg=sent.seg, role=sent.role, texts=[out], segs={sent.seg})
+            if sent.role == PATIENT and section == "subjective":
+                whole = " ".join(split_clauses(sent.text))
+                if topic and qseg is not None and not (
+                    lex.topic_body.search(whole) or (topic == "Pain" and lex.topic_pain.search(whole))
+                ):
+                    item.prefix = topic
+                    item.segs.add(qseg)
+            items.append(item)
     return items
 
 
@@ -190,6 +228,10 @@ def draft_note(
     lex = load_lexicon()
     transcript = list(transcript)
     roles = list(roles) if roles is not None else resolve_roles(transcript, context, lex)
+    prefetch = prefetcher()
+    if prefetch is not None:
+        with prefetch():  # a dry run: the model records what it will be asked, then embeds it in one batch
+            _draft_items(transcript, context, roles, lex)
     items = _draft_items(transcript, context, roles, lex)
     items += _derived_assessment(items, lex)
     note = pb.Note()

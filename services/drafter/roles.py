@@ -10,6 +10,9 @@ from services.drafter.lexicon import Lexicon, load_lexicon
 from services.drafter.sentences import split_text
 
 THERAPIST, PATIENT, OTHER = "therapist", "patient", "other"
+# A pitch this close to the midpoint of the two voice groups (as a share of their distance)
+# says nothing about who spoke: content decides.
+PITCH_UNSURE = 0.2
 
 
 def content_score(text: str, lex: Lexicon) -> float:
@@ -82,11 +85,14 @@ def assign_roles(
         return roles
     group_role = [THERAPIST, PATIENT] if total[0] > total[1] else [PATIENT, THERAPIST]
     tolerance = max(1.5, (hi - lo) / 2)
+    middle = (lo + hi) / 2
     for i, st in pitched:
         centre = lo if group[i] == 0 else hi
         if abs(st - centre) > tolerance:
             roles[i] = OTHER
             continue
+        if abs(st - middle) < PITCH_UNSURE * (hi - lo) and scores[i] != 0:
+            continue  # a voice between the two groups: its content decides
         role = group_role[group[i]]
         strong = abs(scores[i]) >= 4.0
         roles[i] = role if not strong or (scores[i] > 0) == (role == THERAPIST) else roles[i]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from services.drafter.lexicon import SECTIONS, Lexicon
@@ -81,14 +82,40 @@ def rule_classifier(text: str, role: str, lex: Lexicon) -> Classification:
 
 
 Classifier = Callable[[str, str, Lexicon], Classification]
+
+
+def no_rescue(text: str, role: str, lex: Lexicon) -> Classification:
+    """Rules never take back a sentence the small-talk rules dropped."""
+    return Classification(None)
+
+
+# A model may want every sentence it will be asked about at once (one batch, not one call each):
+# `prefetch()` gives a context in which the drafter makes a dry run whose questions it records.
+Prefetch = Callable[[], AbstractContextManager[object]]
 _classifier: Classifier = rule_classifier
+_rescuer: Classifier = no_rescue
+_prefetch: Prefetch | None = None
 
 
-def set_classifier(fn: Classifier | None) -> None:
-    """Swap the sentence classifier (None restores the rules)."""
-    global _classifier
+def set_classifier(fn: Classifier | None, rescue: Classifier | None = None, prefetch: Prefetch | None = None) -> None:
+    """Swap the sentence classifier (None restores the rules).
+
+    `rescue` is asked about a sentence the small-talk rules dropped for want of a clinical word
+    (never one with a chatter word): a section keeps it. Rules alone never rescue.
+    """
+    global _classifier, _rescuer, _prefetch
     _classifier = fn or rule_classifier
+    _rescuer = rescue or no_rescue
+    _prefetch = prefetch if fn else None
+
+
+def prefetcher() -> Prefetch | None:
+    return _prefetch
 
 
 def classify(text: str, role: str, lex: Lexicon) -> Classification:
     return _classifier(text, role, lex)
+
+
+def rescue(text: str, role: str, lex: Lexicon) -> Classification:
+    return _rescuer(text, role, lex)

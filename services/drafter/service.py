@@ -13,7 +13,7 @@ from services.common import keys
 from services.common.bus import Bus
 from services.common.consumer import StageFailure, consume
 from services.common.store import SessionStore
-from services.drafter.draft import build_draft
+from services.drafter.draft import build_draft, load_sentence_model
 
 
 class DrafterService:
@@ -25,6 +25,8 @@ class DrafterService:
         self.consumer = consumer
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Loaded off the event loop and before the first draft, while the ASR stage decodes.
+        await asyncio.to_thread(load_sentence_model)
         await asyncio.gather(
             consume(self.bus, keys.SEGMENTS, keys.GROUP_DRAFTER, self.consumer, self.handle_segment, stop,
                     stage=self.stage),

@@ -20,6 +20,7 @@ from services.common.export import result_to_dict
 from services.common.vocabulary import to_written
 from services.evaluation.score import CaseScore, score_case, summarize
 
+_MODEL_LOADED: list[bool] = []  # the sentence model is loaded once per process
 DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "public"
 
 
@@ -59,8 +60,11 @@ def run_from_text(case: dict[str, Any]) -> dict[str, Any]:
 def draft_and_code(case: dict[str, Any], transcript: list[pb.TranscriptSegment]) -> dict[str, Any]:
     from services.coder.coding import code_draft
     from services.coder.rules import load_default_rules
-    from services.drafter.draft import build_draft
+    from services.drafter.draft import build_draft, load_sentence_model
 
+    if not _MODEL_LOADED:
+        load_sentence_model()
+        _MODEL_LOADED.append(True)
     draft = build_draft(case["id"], transcript, case_context(case), is_final=True)
     return result_to_dict(code_draft(draft, load_default_rules()))
 

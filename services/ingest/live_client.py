@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-from aiortc import RTCPeerConnection
+from aiortc import MediaStreamTrack, RTCPeerConnection
 
 from services.common.errors import InputError
 from services.ingest.webrtc import FileTrack, connect_track
@@ -71,13 +71,16 @@ class LiveClient:
     async def stream_webrtc(self, sid: str, pcm: np.ndarray, speed: float = 1.0) -> tuple[RTCPeerConnection, FileTrack]:
         """Start sending `pcm` (16 kHz mono int16) over WebRTC; await `track.finished` for the end."""
         track = FileTrack(pcm, speed=speed)
+        return await self.connect(sid, track), track
+
+    async def connect(self, sid: str, track: MediaStreamTrack) -> RTCPeerConnection:
+        """Send `track` to the session over WebRTC (HTTP signalling)."""
 
         async def signal(sdp: str, kind: str) -> tuple[str, str]:
             answer = await self._call("POST", f"/v1/sessions/{sid}/webrtc", json={"sdp": sdp, "type": kind})
             return answer["sdp"], answer["type"]
 
-        pc = await connect_track(track, signal)
-        return pc, track
+        return await connect_track(track, signal)
 
     async def events(self, sid: str) -> AsyncIterator[dict[str, Any]]:
         """The session's feed until its final codes (Server-Sent Events)."""

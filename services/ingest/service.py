@@ -199,7 +199,8 @@ class IngestService:
             return  # in trailing silence the commit is due within end_silence_ms: no partial needed
         if open_utt.end_s - open_utt.start_s < PARTIAL_MIN_S:
             return
-        if capture.last_partial_end_s > open_utt.start_s and open_utt.end_s - capture.last_partial_end_s < PARTIAL_EVERY_S:
+        since = open_utt.end_s - capture.last_partial_end_s
+        if capture.last_partial_end_s > open_utt.start_s and since < PARTIAL_EVERY_S:
             return  # the first partial as soon as there is enough speech, then one a second
         capture.last_partial_end_s = open_utt.end_s
         chunk = pb.AudioChunk(session_id=capture.session_id, seq=capture.next_seq, start_s=open_utt.start_s,
