@@ -236,6 +236,18 @@ class Flag(_message.Message):
     dismiss_reason: str
     def __init__(self, kind: _Optional[str] = ..., message: _Optional[str] = ..., cpt: _Optional[str] = ..., dismissed: _Optional[bool] = ..., dismiss_reason: _Optional[str] = ...) -> None: ...
 
+class FlagDismissal(_message.Message):
+    __slots__ = ("session_id", "kind", "cpt", "reason")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CPT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    kind: str
+    cpt: str
+    reason: str
+    def __init__(self, session_id: _Optional[str] = ..., kind: _Optional[str] = ..., cpt: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class CodingResult(_message.Message):
     __slots__ = ("session_id", "version", "is_final", "billing_method", "codes", "flags", "draft")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]

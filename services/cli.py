@@ -170,6 +170,21 @@ def listen(session_id: str, url: str, token: str | None) -> None:
 
 
 @cli.command()
+@click.argument("session_id")
+@click.argument("kind")
+@click.option("--cpt", default="", help="The code the flag concerns (omit for a visit-level flag).")
+@click.option("--reason", required=True, help="Why the flag does not apply; kept with the note.")
+@click.option("--url", default="http://127.0.0.1:8750", envvar="SCRIBE_URL", show_default=True)
+@click.option("--token", envvar="SCRIBE_TOKEN")
+def dismiss(session_id: str, kind: str, cpt: str, reason: str, url: str, token: str | None) -> None:
+    """Dismiss a documentation flag of a session, with the therapist's reason."""
+    from services.client import dismiss_flag
+
+    body = asyncio.run(dismiss_flag(url, token, session_id, kind, cpt, reason))
+    click.echo(json.dumps(body, indent=2))
+
+
+@cli.command()
 @click.option("--redis", "redis_url", default=DEFAULT_REDIS, envvar="SCRIBE_REDIS_URL", show_default=True)
 def status(redis_url: str) -> None:
     """Backlog, lag, workers and failures of each stage (for whoever watches the clinic's throughput)."""

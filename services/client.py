@@ -50,3 +50,15 @@ async def submit_file(url: str, token: str | None, audio: Path, context: dict[st
             f"cannot reach the scribe server at {url} ({type(exc).__name__}); is `scribe serve` running?"
         ) from None
     raise InputError(f"no result within {timeout_s:.0f} s (session {sid})")
+
+
+async def dismiss_flag(url: str, token: str | None, session_id: str, kind: str, cpt: str,
+                       reason: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token or load_token()}"}
+    try:
+        async with aiohttp.ClientSession(url, headers=headers) as http:
+            async with http.post(f"/v1/sessions/{session_id}/flags/dismiss",
+                                 json={"kind": kind, "cpt": cpt, "reason": reason}) as resp:
+                return await _check(resp)
+    except aiohttp.ClientConnectionError as exc:
+        raise InputError(f"cannot reach the scribe server at {url} ({type(exc).__name__})") from None

@@ -38,6 +38,9 @@ def render_result(console: Console, result: dict[str, Any]) -> None:
     if result["flags"]:
         console.print("[bold red]Documentation gaps[/]")
         for f in result["flags"]:
-            console.print(f"  - [red]{f['kind']}[/] {f['cpt'] or ''}: {f['message']}")
+            if f.get("dismissed"):
+                console.print(f"  - [dim]{f['kind']} {f['cpt'] or ''}: dismissed ({f['dismiss_reason']})[/]")
+            else:
+                console.print(f"  - [red]{f['kind']}[/] {f['cpt'] or ''}: {f['message']}")
     else:
         console.print("[green]No documentation gaps found.[/]")

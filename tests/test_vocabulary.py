@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proto import scribe_pb2 as pb
+from services.common import vocabulary
 from services.common.vocabulary import asr_prompt, find_measures, to_written, vocabulary_data
 from tests.cases import case_context, case_ids, load_case
 
@@ -335,3 +336,22 @@ def test_prompt_slp_and_empty_context() -> None:
     assert "phonemic cues" in asr_prompt(_context(discipline="SLP"))
     assert "putty" in asr_prompt(_context(discipline="OT"))
     assert asr_prompt(_context())  # unknown discipline falls back to PT terms
+
+
+def test_prompt_is_short_and_keeps_the_session_words() -> None:
+    """The default prompt fits the data file's budget; the diagnosis and the session's vocabulary come before
+    the goals, and the discipline's most-misheard terms before the long tail (bench/PROMPT.md)."""
+    budget = vocabulary_data()["prompt"]["max_words"]
+    ctx = _context(
+        discipline="PT",
+        diagnosis="left ankle inversion sprain",
+        goals=["walk on uneven ground without the ankle giving way", "return to jogging pain free in six weeks"] * 3,
+        vocabulary=["Romberg"],
+    )
+    prompt = asr_prompt(ctx)
+    assert len(prompt.split()) <= budget
+    for word in ("inversion", "sprain", "Romberg", "theraband", "gait"):
+        assert word in prompt
+    assert len(asr_prompt(ctx, max_words=75).split()) > len(prompt.split())  # the bench's long variant
+    terms = vocabulary.prompt_terms(ctx)
+    assert terms[0] == "theraband" and "Romberg" in terms[-1]

@@ -39,11 +39,14 @@ class Recognition:
 class DecodeOptions:
     """beam_size: 5 is stable on this model; greedy fell into temperature fallbacks (see notes).
     word_timestamps: word times on the session clock, for evidence spans and time blocks.
+    temperatures: the fallback ladder when a decode looks degenerate; (0.0,) never re-decodes,
+        which bounds the cost of a call (partials use it).
     """
 
     beam_size: int = 5
     word_timestamps: bool = True
     language: str = "en"
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 class WhisperEngine:
@@ -61,6 +64,7 @@ class WhisperEngine:
             audio,
             language=opts.language,
             beam_size=opts.beam_size,
+            temperature=list(opts.temperatures),
             word_timestamps=opts.word_timestamps,
             initial_prompt=prompt or None,
             condition_on_previous_text=False,  # utterances are independent; no drift between them

@@ -28,7 +28,7 @@ log = logging.getLogger("scribe.asr.partials")
 
 MAX_AGE_S = 2.0
 # Partials are drafts on screen: greedy, no word times (both cheaper); the commit decodes properly.
-PARTIAL_DECODE = DecodeOptions(beam_size=1, word_timestamps=False)
+PARTIAL_DECODE = DecodeOptions(beam_size=1, word_timestamps=False, temperatures=(0.0,))
 _IDLE_POLL_S = 0.02
 
 

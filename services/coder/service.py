@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from proto import scribe_pb2 as pb
-from services.coder.coding import code_draft
+from services.coder.coding import apply_dismissals, code_draft
 from services.coder.rules import CodingRules, load_default_rules
 from services.common import keys
 from services.common.bus import Bus
@@ -29,6 +29,9 @@ class CoderService:
     async def handle(self, payload: bytes) -> None:
         draft = pb.DraftUpdate.FromString(payload)
         result = code_draft(draft, self.rules)
+        dismissals = await self.store.dismissals(draft.session_id)
+        if dismissals:
+            result = apply_dismissals(result, dismissals)
         await self.bus.publish(keys.CODES, result)
         if draft.is_final:
             await self.store.put_result(result)

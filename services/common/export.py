@@ -20,6 +20,14 @@ def _item(item: pb.NoteItem) -> dict[str, Any]:
     return out
 
 
+def flag_to_dict(flag: pb.Flag) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": flag.kind, "message": flag.message, "cpt": flag.cpt or None}
+    if flag.dismissed:
+        out["dismissed"] = True
+        out["dismiss_reason"] = flag.dismiss_reason
+    return out
+
+
 def result_to_dict(result: pb.CodingResult) -> dict[str, Any]:
     draft = result.draft
     return {
@@ -49,5 +57,5 @@ def result_to_dict(result: pb.CodingResult) -> dict[str, Any]:
             for c in result.codes
         ],
         "billing_method": result.billing_method,
-        "flags": [{"kind": f.kind, "message": f.message, "cpt": f.cpt or None} for f in result.flags],
+        "flags": [flag_to_dict(f) for f in result.flags],
     }

@@ -15,6 +15,7 @@
 | session:{id}:segments       | drafter        | drafter                | hash "seq.index" -> segment   |
 | session:{id}:stop           | drafter        | drafter                | SessionEvent STOPPED          |
 | session:{id}:result         | coder          | ingest gateway         | final CodingResult            |
+| session:{id}:dismissals     | review API     | coder, review API      | hash "kind|cpt" -> reason     |
 
 Per-session keys expire SESSION_TTL_S after the session is final.
 """

@@ -19,7 +19,7 @@ _FIELD = b"m"
 # Streams are capped (approximately) so an abandoned deployment cannot fill memory; the
 # audio stream holds large entries, so its cap is lower. Both far exceed a clinic's backlog.
 DEFAULT_MAXLEN = 100_000
-MAXLEN = {keys.UTTERANCES: 20_000, keys.PARTIALS: 1_000}  # a stale partial is worthless: keep few
+MAXLEN = {keys.UTTERANCES: 20_000, keys.PARTIALS: keys.PARTIALS_MAXLEN}  # a stale partial is worthless
 
 
 class RedisBus(Bus):

@@ -9,6 +9,7 @@ POST /v1/sessions/{id}/pause | /resume                        -> 200 {"status"}
 POST /v1/sessions/{id}/stop                                   -> 202 {"last_seq", "duration_s"}
 GET  /v1/sessions/{id}/events     text/event-stream of partials, segments, drafts, codes
 GET  /v1/sessions/{id}/result?wait=S                          -> 200 result JSON | 202 pending | 422 failed
+POST /v1/sessions/{id}/flags/dismiss  body: {"kind","cpt","reason"} -> 200 (services/ingest/review.py)
 GET  /healthz                                                 -> 200 (no token: liveness only, no data)
 
 The token goes in `Authorization: Bearer`, or in `?token=` for browsers' WebSocket and EventSource,
@@ -33,6 +34,7 @@ from services.common.errors import InputError
 from services.common.export import result_to_dict
 from services.common.results import ResultTimeout, SessionFailed, wait_for_result
 from services.common.store import SessionStore
+from services.ingest.review import add_review_routes
 from services.ingest.service import ConsentRequired, IngestService, UnknownSession
 from services.ingest.webrtc import WebRtcIngest, ice_servers_from_env
 from services.ingest.ws import audio_ws, events_sse
@@ -169,6 +171,7 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
             web.get("/v1/sessions/{sid}/result", result),
         ]
     )
+    add_review_routes(app, store)
     return app
 
 
