@@ -175,3 +175,28 @@ def test_apply_dismissals_empty_and_codeless_flags() -> None:
     out = apply_dismissals(result, {("missing_times", ""): "visit-level"})
     assert [f.dismissed for f in out.flags] == [True, False]
     assert out.flags[0].dismiss_reason == "visit-level"
+
+
+def test_ambient_close_and_next_opener_in_one_recognised_sentence() -> None:
+    ctx = pb.SessionContext(mode="ambient", discipline="PT", note_type="daily", payer="medicare",
+                            session_start="10:00", diagnosis="left hemiparesis after stroke", date="2025-05-01")
+    lines = [(130.0, "Let's start on the NuStep, 10 minutes at level three, left foot strapped in."),
+             (850.0, "NuStep is done, now we'll work on balance, stand at the counter, feet together, 30 seconds."),
+             (1130.0, "Now step onto the foam, shift your weight onto the left leg, keep your knee soft."),
+             (1510.0, "Balance work is done, have a seat.")]
+    segs = [pb.TranscriptSegment(seq=i, start_s=at, end_s=at + 5, speaker="therapist", text=t)
+            for i, (at, t) in enumerate(lines)]
+    d = pb.DraftUpdate(session_id="t", version=len(segs), is_final=True, context=ctx, transcript=segs)
+    assert codes(d) == {"97110": ("10:02", "10:14", 12), "97112": ("10:14", "10:25", 11)}
+
+
+def test_recogniser_forms_of_short_names_and_units() -> None:
+    d = draft(["Subjective, patient says the right knee pain is 2/10.",
+               "They're X from 9:05 to 9:28, leg press 3x15, toward her goal of stairs. Knee flexion 110 degrees, "
+               "up from 100.",
+               "Neurorehead from 9:28 to 9:40, single leg stance on foam with tactile cues.",
+               "Gait from 9:40 to 9:54 with a cane, verbal cues for sequencing, built to units of gait training."])
+    result = code_draft(d, RULES)
+    assert {c.cpt: (c.start, c.stop) for c in result.codes} == {
+        "97110": ("9:05", "9:28"), "97112": ("9:28", "9:40"), "97116": ("9:40", "9:54")}
+    assert {c.cpt: c.units_stated for c in result.codes}["97116"] == 2

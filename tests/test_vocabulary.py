@@ -119,6 +119,7 @@ write total knee R for plus D => right total knee arthroplasty
 extensions with the green the rabbend, two sets of fifteen => extensions with the green theraband, 2x15
 Then rows with the red the rabbin => Then rows with the red theraband
 ankle eversion with blue derabin => ankle eversion with blue theraband
+dorsiflexion with blue the rabben. => dorsiflexion with blue theraband.
 a yellow the rag band => a yellow theraband
 a green the rabbit for rows => a green theraband for rows
 now read the rabbin external rotation => now red theraband external rotation

@@ -137,6 +137,7 @@ def _dictation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContex
     sentences: list[Sentence] = []
     blocks: list[Block] = []
     section = ""
+    section_seg = -1  # the utterance whose header opened the current section
     current = -1
     pending_range: tuple[int, int] | None = None
     full_text = statement_text(transcript)
@@ -144,19 +145,22 @@ def _dictation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContex
         if seg.speaker not in THERAPIST_ROLES:
             sentences.append(Sentence(i, seg.text, section, -1, False, seg.speaker))
             continue
-        for text in split_sentences(seg.text):
+        for n, text in enumerate(split_sentences(seg.text)):
             head = _SECTION_RE.match(text)
             if head:
                 section = head.group(1).lower().split()[-1].rstrip("s")
                 section = "goal" if section.startswith("goal") else section
+                section_seg = i
                 current = -1
                 text = text[head.end():].strip()
                 if not text:
                     continue
             sent = Sentence(i, text, section)
             sentences.append(sent)
-            mentions = _dictated_services(text, ctx, rules, full_text,
-                                          allow_heads=section not in ("subjective", "assessment", "plan", "goal"))
+            # A short name ("Manual from 2:30 to 2:39") names a service outside the subjective, assessment
+            # and plan, or when it opens a later utterance than the one that named the section.
+            heads_ok = section not in ("subjective", "assessment", "plan", "goal") or (n == 0 and i != section_seg)
+            mentions = _dictated_services(text, ctx, rules, full_text, allow_heads=heads_ok)
             ranges = find_ranges(text, anchor)
             durations = find_durations(text) if not ranges else []
             units = find_units(text)
@@ -355,6 +359,13 @@ def _ambient(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContext,
                                             or _CONTAINER_CLOSE_RE.search(t)):
                     close_at = k
         if close_at >= 0:
+            # "Bike is done, now we'll work on balance, ...": a recogniser often joins the close and the next
+            # opener with commas; what follows the closing phrase is the next activity's opener.
+            closing = texts[close_at]
+            ends = [m.end() for m in _CLOSE_RE.finditer(closing)]
+            tail = closing[ends[-1]:].lstrip(" ,;:-") if ends else ""
+            if tail and _OPENER_RE.search(tail):
+                texts = [*texts[:close_at], closing[:ends[-1]], tail, *texts[close_at + 1:]]
             block = blocks[current]
             for t in texts[: close_at + 1]:
                 sentences.append(Sentence(i, t, "", current, True))

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from services.coder.lexicon import PhraseSet
 from services.coder.rules import Lexicon
-from services.coder.text import NUMBER_RE
+from services.coder.text import NUM_WORDS, NUMBER_RE
 
 _PURPOSE_RE = re.compile(
     r"\b(?:to|will|should|would)\s+(?:build|improve|increase|gain|restore|regain|promote|address|help|enable|"
@@ -21,6 +21,8 @@ _FOR_DOING_RE = re.compile(
     r"dressing|cooking|bathing|using|performing|completing|driving|working|caring|negotiating|transferring|"
     r"standing up|sitting down|safe|safer|independent|independence|safely)\b", re.IGNORECASE)
 _WAS_NUMBER_RE = re.compile(r"\b(?:was|were|vs\.?|versus)\s+(?:-|minus\s+)?\d", re.IGNORECASE)
+_TIMEFRAME_RE = re.compile(rf"\b(?:in|within|by)\s+(?:\d+|{NUM_WORDS})\s+(?:weeks?|months?|visits?|sessions?)\b",
+                           re.IGNORECASE)
 _SIDE_WORDS = {"left", "right", "l", "r", "lt", "rt", "bilateral", "both"}
 
 
@@ -43,6 +45,13 @@ def is_goal_link(text: str, lex: Lexicon) -> bool:
     if _FOR_DOING_RE.search(text):
         return True
     return any(lex.functional.found(" ".join(f.group("tail").split()[:3])) for f in _FOR_PURPOSE_RE.finditer(text))
+
+
+def is_goal_statement(text: str, lex: Lexicon) -> bool:
+    """A goal as an evaluation sets it: a target with a time frame ("... with 80% accuracy in 12 weeks",
+    "walk 300 feet with a cane in 6 weeks"), even when the word "goal" was lost."""
+    return _TIMEFRAME_RE.search(text) is not None and (lex.functional.found(text) or "%" in text
+                                                         or lex.measure_units.found(text))
 
 
 def has_number(text: str) -> bool:

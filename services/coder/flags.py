@@ -104,7 +104,8 @@ def build_flags(visit: Visit, lines: Sequence[CodeLine], draft: pb.DraftUpdate, 
     else:
         visit_goal = any(goal_ok(s.section, s.text) for s in therapist if s.block < 0 or s.closing)
     # An evaluation sets the plan of care: a goal stated anywhere in the visit ties it to the goals.
-    any_goal = any(goal_ok(s.section, s.text) for s in therapist)
+    any_goal = any(goal_ok(s.section, s.text) or (s.section != "subjective" and detect.is_goal_statement(s.text, lex))
+                   for s in therapist)
     for line in lines:
         for index, block in line.blocks:
             own = any(goal_ok(s.section, s.text) for s in visit.block_sentences(index)

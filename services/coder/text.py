@@ -57,7 +57,10 @@ DURATION_RE = re.compile(
     rf"(?P<n>{NUMBER}(?:\s+and\s+a\s+half)?)(?:\s*|-)(?:min(?:ute)?s?|mins)\b",
     re.IGNORECASE,
 )
-UNITS_RE = re.compile(rf"\b(?P<n>{NUMBER})\s+(?:timed\s+)?units?\b", re.IGNORECASE)
+UNITS_RE = re.compile(rf"\b(?P<n>{NUMBER})\s+(?:timed\s+)?units?\b"
+                      # "bill to units": how a recogniser writes "bill two units"
+                      r"|\b(?:bill(?:ed|ing)?|build|built|charge[ds]?)\s+(?P<two>to|too)\s+(?:timed\s+)?units?\b",
+                      re.IGNORECASE)
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
 
 
@@ -182,7 +185,7 @@ def find_durations(sentence: str) -> list[tuple[int, tuple[int, int]]]:
 def find_units(sentence: str) -> list[tuple[int, tuple[int, int]]]:
     out = []
     for m in UNITS_RE.finditer(sentence):
-        value = number_value(m.group("n"))
+        value = 2.0 if m.group("two") else number_value(m.group("n"))
         if value is not None and 0 < value <= 16 and value == int(value):
             out.append((int(value), m.span()))
     return out
