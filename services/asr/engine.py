@@ -3,6 +3,7 @@ two-thread worker on this hardware)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,22 +30,30 @@ class RecognizedWord:
 class Recognition:
     text: str
     words: list[RecognizedWord] = field(default_factory=list)
+    # Without word timings: the least sure Whisper segment, exp(avg_logprob), a per-token probability.
+    segment_confidence: float = 0.0
 
     @property
     def confidence(self) -> float:
-        return float(np.mean([w.probability for w in self.words])) if self.words else 0.0
+        if self.words:
+            return float(np.mean([w.probability for w in self.words]))
+        return self.segment_confidence
 
 
 @dataclass(frozen=True)
 class DecodeOptions:
     """beam_size: 5 is stable on this model; greedy fell into temperature fallbacks (see notes).
-    word_timestamps: word times on the session clock, for evidence spans and time blocks.
-    temperatures: the fallback ladder when a decode looks degenerate; (0.0,) never re-decodes,
-        which bounds the cost of a call (partials use it).
+    word_timestamps: per-word times and probabilities. Off by default: with them on, faster-whisper
+        decodes the trailing pad of every utterance a second time (seeking to the last word's end),
+        which with a prompt invents a closing sentence and doubles the cost of a call; measured on the
+        public cases, off was 2.3x faster and more accurate (bench/PROMPT.md). Evidence spans are
+        utterance times either way.
+    temperatures: the fallback ladder when a decode looks degenerate (repetition loops); on the
+        public cases it never fired, so it costs nothing there. (0.0,) never re-decodes (partials).
     """
 
     beam_size: int = 5
-    word_timestamps: bool = True
+    word_timestamps: bool = False
     language: str = "en"
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -73,12 +82,15 @@ class WhisperEngine:
         )
         words: list[RecognizedWord] = []
         texts: list[str] = []
+        least_sure = 1.0
         for seg in segments:
             texts.append(seg.text.strip())
+            least_sure = min(least_sure, math.exp(seg.avg_logprob))
             for w in seg.words or []:
                 words.append(RecognizedWord(float(w.start), float(w.end), w.word.strip(), float(w.probability)))
         if not opts.word_timestamps:
-            return Recognition(text=" ".join(t for t in texts if t))
+            text = " ".join(t for t in texts if t)
+            return Recognition(text=text, segment_confidence=least_sure if text else 0.0)
         from services.asr.hallucination import trim_hallucinated_tail
 
         words = trim_hallucinated_tail(words)

@@ -70,6 +70,10 @@ def _unsure_number_words(item_text: str, seg: pb.TranscriptSegment, threshold: f
     return False
 
 
+# exp(mean token log-probability) of a recognised utterance; clear speech is ~0.7-0.9 here.
+SEGMENT_CONFIDENCE_FLOOR = 0.5
+
+
 def needs_review(item_text: str, segments: Iterable[pb.TranscriptSegment], threshold: float) -> bool:
     """True when a measure in the item cannot be right as written (`measures.implausible`), or when
     the item states a number and a recogniser word spelling a number was unsure.
@@ -85,8 +89,12 @@ def needs_review(item_text: str, segments: Iterable[pb.TranscriptSegment], thres
         return _OUT_OF_WORDS.search(item_text) is not None and any(
             _unsure_number_words(item_text, seg, threshold) for seg in segments if seg.words)
     for seg in segments:
-        if not seg.words or not (numbers & set(numbers_in(seg.text))):
+        if not (numbers & set(numbers_in(seg.text))):
             continue
-        if any(w.probability < threshold for w in _measure_words(seg, numbers)):
+        if seg.words:
+            if any(w.probability < threshold for w in _measure_words(seg, numbers)):
+                return True
+        elif 0.0 < seg.confidence < SEGMENT_CONFIDENCE_FLOOR:
+            # Decoded without word timings: only the segment's own confidence is known.
             return True
     return False
