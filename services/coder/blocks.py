@@ -4,6 +4,10 @@ Dictation: the therapist names each service and says its times ("Therapeutic exe
 10:05 to 10:23") or only a duration ("about 12 minutes of therapeutic exercise").
 Ambient: a block starts and stops at the minute (session start + start_s) of the therapist
 utterance that opens or closes the activity; adjacent blocks of one code merge.
+
+Over the ~400-line guideline on purpose: the dictation and ambient paths share the sentence model
+(sections, closings, block membership) that the flags read back, and splitting them would put that
+shared state behind a second interface. Split when a third capture mode arrives.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 All word lists live in therapy_vocabulary.toml; this module holds the logic. Each rule is one
 precompiled regex applied in a fixed order, and every rule's output is something no rule matches
 again, which keeps `to_written` idempotent.
+
+Over the ~400-line guideline on purpose: the rules' order is part of their meaning (a clock time must
+be read before a bare number, a score before a unit), and keeping the ordered list in one file is
+what makes that order reviewable.
 """
 
 from __future__ import annotations
