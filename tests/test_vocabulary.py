@@ -356,3 +356,9 @@ def test_prompt_is_short_and_keeps_the_session_words() -> None:
     assert len(asr_prompt(ctx, max_words=75).split()) > len(prompt.split())  # the bench's long variant
     terms = vocabulary.prompt_terms(ctx)
     assert terms[0] == "theraband" and "Romberg" in terms[-1]
+
+
+def test_sit_to_stand_as_the_recogniser_hears_it() -> None:
+    assert to_written("Now let's do sit the stands from this chair.") == "Now let's do sit to stands from this chair."
+    assert to_written("set to stand from a low chair") == "sit to stand from a low chair"
+    assert to_written("The timer is set to stand by.") == "The timer is set to stand by."

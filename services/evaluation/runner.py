@@ -85,7 +85,11 @@ def load_asr(directory: Path, case_id: str) -> list[pb.TranscriptSegment]:
     path = directory / f"{case_id}.asr.json"
     if not path.is_file():
         raise InputError(f"no saved recognition for {case_id} in {directory} (run `scribe eval --save-asr` first)")
-    return [json_format.ParseDict(d, pb.TranscriptSegment()) for d in json.loads(path.read_text())]
+    segments = [json_format.ParseDict(d, pb.TranscriptSegment()) for d in json.loads(path.read_text())]
+    for seg in segments:  # write the recogniser's words again, so normaliser changes show
+        if seg.raw_text:
+            seg.text = to_written(seg.raw_text)
+    return segments
 
 
 async def run_from_audio(cases: list[dict[str, Any]], cases_dir: Path, model_path: str | None,
