@@ -22,8 +22,9 @@ from services.common.store import MemoryStore
 from services.drafter.service import DrafterService
 from services.ingest.service import IngestService
 
-# In one process a failed entry is a bug, not a dead worker: retry soon, give up soon.
-EMBEDDED_POLICY = DeliveryPolicy(claim_idle_s=2.0, max_deliveries=3, block_s=0.2)
+# In one process a failed entry is a bug, not a dead worker: retry soon, give up soon. The idle bound
+# stays well above one decode (a 25 s utterance under load), so a slow decode is never done twice.
+EMBEDDED_POLICY = DeliveryPolicy(claim_idle_s=10.0, max_deliveries=3, block_s=0.2)
 
 
 def default_asr_workers() -> int:
