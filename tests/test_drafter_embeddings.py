@@ -52,7 +52,7 @@ def test_a_weakly_clinical_line_the_model_calls_small_talk_is_left_out():
 
 
 def test_a_sentence_without_a_clinical_word_is_kept_only_when_the_model_is_sure():
-    line = "Next visit we'll add side stepping at the counter."
+    line = "Next visit we'll add the version at the counter."  # (side stepping is now a named intervention)
     transcript = [seg(0, line, "therapist")]
     assert not draft_note(transcript, AMBIENT).plan  # rules alone: no clinical word, left out
     for margin, kept in ((0.2, True), (0.01, False)):

@@ -140,6 +140,11 @@ soft tissue mobilization to the lumbar pair of spinals => soft tissue mobilizati
 empty contest is positive => empty can test is positive
 tact how cues at the knee => tactile cues at the knee
 left ankle aversion, strength four plus out of five => left ankle eversion, strength 4+/5
+Plan, teach therapy once a week => Plan, speech therapy once a week
+scapular rose with a green band => scapular rows with a green band
+this charge from occupational therapy next visit => discharge from occupational therapy next visit
+progress to walking on an even ground => progress to walking on uneven ground
+warm up on the new step for eight minutes => warm up on the NuStep for 8 minutes
 """)
 UNCHANGED = """
 four patients
@@ -188,6 +193,9 @@ he stood by to assist
 contact guard
 Oswestry score
 the unit was busy
+I got this charge from the hospital
+walk on an even surface
+a new step in her routine
 a unit of work
 """
 

@@ -58,10 +58,14 @@ def resolve_roles(
 
 
 def _section_for(sent: Sentence, text: str, carried: str | None, context: pb.SessionContext,
-                 lex: Lexicon) -> tuple[str | None, str]:
+                 lex: Lexicon, reported: bool = False) -> tuple[str | None, str]:
     c = classify(text, sent.role, lex)
     if sent.header is not None and sent.role == THERAPIST and not text.rstrip().endswith("?"):
         return sent.header, kind_of(sent.header, text, lex)
+    if reported and sent.role == THERAPIST and c.score < AMBIGUOUS and not text.rstrip().endswith("?"):
+        # "Patient reports pain 2/10. She is walking at home with a cane ...": a sentence that rules
+        # barely place, right after a report in the same segment, goes on with the report.
+        return "subjective", kind_of("subjective", text, lex)
     if c.section is None:
         return None, ""
     if carried and context.mode == "dictation" and c.score < CARRY_BELOW:
@@ -131,6 +135,7 @@ def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.Session
     items: list[_Item] = []
     carried: str | None = None
     hep = False
+    report_seg = -1  # the segment whose last placed sentence was a therapist's subjective report
     for sent in sentences_of(transcript, roles, lex):
         if sent.header is not None and sent.role == THERAPIST:
             carried = sent.header
@@ -156,15 +161,16 @@ def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.Session
             if sent.role == THERAPIST and lex.closes_hep(part):
                 hep = False
                 continue
-            if sent.role == THERAPIST and lex.opens_hep(part) and not lex.has_measure(part):
+            if sent.role == THERAPIST and not dictated and lex.opens_hep(part) and not lex.has_measure(part):
                 hep = True
                 continue
             section: str | None = "subjective"
             kind = "pain"
             if not rescued:
-                section, kind = _section_for(sent, part, carried, context, lex)
+                section, kind = _section_for(sent, part, carried, context, lex, report_seg == sent.seg)
             if section is None:
                 continue
+            report_seg = sent.seg if sent.role == THERAPIST and section == "subjective" else -1
             if hep and section == "objective":
                 section, kind = "plan", "hep"
             out = clean_sentence(part, sent.role, lex)

@@ -41,6 +41,11 @@ def _cut_chatter_phrase(clause: str, lex: Lexicon) -> str:
     return "" if lex.is_strong_smalltalk(clause) else clause
 
 
+def _any_term(clause: str, lex: Lexicon) -> bool:
+    """A clinical word or a named intervention: more than a bare measure."""
+    return any(p.search(clause) for p in lex.clinical) or lex.has_intervention(clause)
+
+
 def strip_small_talk(sentence: str, lex: Lexicon) -> str:
     """The sentence without its chatter clauses; "" when nothing clinical is left.
 
@@ -53,9 +58,13 @@ def strip_small_talk(sentence: str, lex: Lexicon) -> str:
     if not lex.is_strong_smalltalk(sentence) and not lex.is_weak_smalltalk(sentence):
         return sentence
     kept: list[str] = []
+    after_chatter = False
     for clause in split_clauses(sentence):
+        if after_chatter and not _any_term(clause, lex):
+            continue  # "... by the stadium exit, we sat there 20 minutes": the number belongs to the chatter
         if lex.is_strong_smalltalk(clause):
             if not lex.has_clinical(clause):
+                after_chatter = True
                 continue
             clause = _cut_chatter_phrase(clause, lex)
             if not clause or not lex.has_clinical(clause):
