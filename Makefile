@@ -31,6 +31,9 @@ proto: install
 eval: install
 	$(BIN)/scribe eval --json bench/eval-audio.json
 	$(BIN)/scribe eval --from-text --json bench/eval-text.json
+	$(BIN)/scribe eval tests/data/cases --json bench/eval-ext-audio.json
+	$(BIN)/scribe eval tests/data/cases --from-text --json bench/eval-ext-text.json
+	$(BIN)/python -m bench.eval_report bench/eval-audio.json bench/eval-text.json bench/eval-ext-audio.json bench/eval-ext-text.json
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -16,14 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.results import write_sections
 from services.coder.coding import code_draft
 from services.coder.rules import load_default_rules
 from services.drafter.draft import build_draft
 from services.evaluation.runner import DEFAULT_DIR, case_context, load_cases, text_transcript
 from services.ingest.audio import decode_audio
 from services.pipeline import EmbeddedPipeline
-
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def bench_text(cases: list[dict[str, Any]], repeats: int = 20) -> dict[str, float]:
@@ -102,7 +101,7 @@ def main() -> None:
     text = bench_text(cases)
     audio = [] if args.no_audio else asyncio.run(bench_audio(cases, cases_dir))
     report = write_results(text, audio)
-    RESULTS.write_text(report)
+    write_sections(report)
     print(report)
 
 
