@@ -12,6 +12,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from services.common.auth import redact_url
 from services.common.errors import InputError
 
 EXIT_INPUT = 2
@@ -196,7 +197,7 @@ def status(redis_url: str) -> None:
     try:
         st = asyncio.run(read_status(redis_url))
     except redis.exceptions.ConnectionError:
-        raise InputError(f"cannot connect to Redis at {redis_url}") from None
+        raise InputError(f"cannot connect to Redis at {redact_url(redis_url)}") from None
     table = Table(title="scribe stages")
     for col in ("stream", "group", "waiting (lag)", "in work (pending)", "workers", "dead letters"):
         table.add_column(col)

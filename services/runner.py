@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+from services.common.auth import redact_url
 from services.common.bus import DeliveryPolicy
 
 log = logging.getLogger("scribe.runner")
@@ -66,7 +67,7 @@ def run_worker(stage: str, redis_url: str, consumer: str | None, host: str, port
     try:
         asyncio.run(_run_stage(stage, redis_url, name, host, port, model_path, claim_idle_s))
     except redis.exceptions.ConnectionError:
-        print(f"scribe: error: cannot connect to Redis at {redis_url}", file=sys.stderr)
+        print(f"scribe: error: cannot connect to Redis at {redact_url(redis_url)}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"scribe: error: {stage} cannot start ({exc.strerror or type(exc).__name__})", file=sys.stderr)
@@ -100,7 +101,8 @@ def serve_processes(redis_url: str, host: str, port: int, asr_workers: int, mode
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    print(f"scribe: serving on http://{host}:{port} with {asr_workers} asr workers (Redis {redis_url})", flush=True)
+    print(f"scribe: serving on http://{host}:{port} with {asr_workers} asr workers "
+          f"(Redis {redact_url(redis_url)})", flush=True)
     code = 0
     while not stopping:
         time.sleep(0.5)

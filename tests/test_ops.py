@@ -38,3 +38,13 @@ def test_status_command_prints_a_table(redis_url: str) -> None:
     bad = subprocess.run([sys.executable, "-m", "services.cli", "status", "--redis", "redis://127.0.0.1:1/0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.startswith("scribe: error: cannot connect to Redis")
+
+
+def test_redis_passwords_never_reach_messages() -> None:
+    from services.common.auth import redact_url
+
+    assert redact_url("redis://:s3cret@db.clinic:6379/0") == "redis://:***@db.clinic:6379/0"
+    assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    proc = subprocess.run([sys.executable, "-m", "services.cli", "status", "--redis", "redis://:s3cret@127.0.0.1:1/0"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "s3cret" not in proc.stderr and "***" in proc.stderr
