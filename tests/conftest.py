@@ -45,3 +45,14 @@ def state_dir(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> object:
     monkeypatch.setenv("SCRIBE_STATE_DIR", str(tmp_path))
     monkeypatch.delenv("SCRIBE_TOKEN", raising=False)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def rules_only_drafter() -> Iterator[None]:
+    """The drafter's sentence model sits behind a module-level seam: start every test from rules only,
+    so a test that ran the pipeline (which installs the model) cannot change the next test's note."""
+    from services.drafter.sections import set_classifier
+
+    set_classifier(None)
+    yield
+    set_classifier(None)

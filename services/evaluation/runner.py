@@ -20,7 +20,6 @@ from services.common.export import result_to_dict
 from services.common.vocabulary import to_written
 from services.evaluation.score import CaseScore, score_case, summarize
 
-_MODEL_LOADED: list[bool] = []  # the sentence model is loaded once per process
 DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "public"
 
 
@@ -62,9 +61,7 @@ def draft_and_code(case: dict[str, Any], transcript: list[pb.TranscriptSegment])
     from services.coder.rules import load_default_rules
     from services.drafter.draft import build_draft, load_sentence_model
 
-    if not _MODEL_LOADED:
-        load_sentence_model()
-        _MODEL_LOADED.append(True)
+    load_sentence_model()  # the model itself is loaded once per process (cached by path)
     draft = build_draft(case["id"], transcript, case_context(case), is_final=True)
     return result_to_dict(code_draft(draft, load_default_rules()))
 
