@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
+from proto import scribe_pb2 as pb
 from services.coder.coding import code_draft
 from services.coder.rules import load_default_rules
 from services.coder.text import parse_clock
 from tests.cases import case_ids, gold_draft, load_case
 
 RULES = load_default_rules()
+
+
+def assert_coded_like_gold(case: dict[str, Any], result: pb.CodingResult, method: str) -> None:
+    """Code set, units under `method`, minutes, times within a minute, modifiers and flags as the gold."""
+    assert result.billing_method == method
+    gold = {c["cpt"]: c for c in case["gold"]["codes"]}
+    pred = {c.cpt: c for c in result.codes}
+    assert set(pred) == set(gold)
+    for cpt, g in gold.items():
+        p = pred[cpt]
+        assert p.units == g[f"units_{method}"], cpt
+        assert p.minutes == g["minutes"], cpt
+        assert _near(g["start"], p.start) and _near(g["stop"], p.stop), (cpt, p.start, p.stop)
+        assert sorted(p.modifiers) == sorted(g["modifiers"]), cpt
+        assert p.rationale and p.evidence
+    assert {f.kind for f in result.flags} == set(case["gold"]["flags"])
 
 
 def _near(gold: str | None, pred: str) -> bool:
@@ -25,19 +43,7 @@ def _near(gold: str | None, pred: str) -> bool:
 def test_public_case(case_id: str) -> None:
     case = load_case(case_id)
     result = code_draft(gold_draft(case), RULES)
-    method = case["context"].get("billing_method") or "cms"
-    assert result.billing_method == method
-    gold = {c["cpt"]: c for c in case["gold"]["codes"]}
-    pred = {c.cpt: c for c in result.codes}
-    assert set(pred) == set(gold)
-    for cpt, g in gold.items():
-        p = pred[cpt]
-        assert p.units == g[f"units_{method}"], cpt
-        assert p.minutes == g["minutes"], cpt
-        assert _near(g["start"], p.start) and _near(g["stop"], p.stop), (cpt, p.start, p.stop)
-        assert sorted(p.modifiers) == sorted(g["modifiers"]), cpt
-        assert p.rationale and p.evidence
-    assert {f.kind for f in result.flags} == set(case["gold"]["flags"])
+    assert_coded_like_gold(case, result, case["context"].get("billing_method") or "cms")
     for f in result.flags:
         assert f.message and f.cpt
 

@@ -14,8 +14,8 @@ import pytest
 
 from services.coder.coding import code_draft
 from services.coder.rules import load_default_rules
-from services.coder.text import parse_clock
 from tests.cases import gold_draft
+from tests.test_coder_cases import assert_coded_like_gold
 
 RULES = load_default_rules()
 CASES_DIR = Path(__file__).resolve().parent / "data" / "cases"
@@ -27,13 +27,6 @@ def ext_case_ids() -> list[str]:
 
 def load_ext_case(case_id: str) -> dict[str, Any]:
     return json.loads((CASES_DIR / f"{case_id}.json").read_text())
-
-
-def _near(gold: str | None, pred: str) -> bool:
-    if gold is None:
-        return pred == ""
-    g, p = parse_clock(gold), parse_clock(pred)
-    return g is not None and p is not None and abs(g - p) <= 1
 
 
 def test_there_are_ten_cases_with_audio() -> None:
@@ -50,17 +43,6 @@ def test_ext_case(case_id: str) -> None:
     payer = RULES.payers[case["context"]["payer"]]
     method = payer.billing_method if payer.method_fixed else (case["context"].get("billing_method")
                                                               or payer.billing_method)
-    assert result.billing_method == method
-    gold = {c["cpt"]: c for c in case["gold"]["codes"]}
-    pred = {c.cpt: c for c in result.codes}
-    assert set(pred) == set(gold)
-    for cpt, g in gold.items():
-        p = pred[cpt]
-        assert p.units == g[f"units_{method}"], cpt
-        assert p.minutes == g["minutes"], cpt
-        assert _near(g["start"], p.start) and _near(g["stop"], p.stop), (cpt, p.start, p.stop)
-        assert sorted(p.modifiers) == sorted(g["modifiers"]), cpt
-        assert p.rationale and p.evidence
-    assert {f.kind for f in result.flags} == set(case["gold"]["flags"])
+    assert_coded_like_gold(case, result, method)
     timed = sum(c["minutes"] for c in case["gold"]["codes"] if RULES.code(c["cpt"]).timed)
     assert timed == case["gold"]["total_timed_minutes"]
