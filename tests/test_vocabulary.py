@@ -370,3 +370,10 @@ def test_sit_to_stand_as_the_recogniser_hears_it() -> None:
     assert to_written("Now let's do sit the stands from this chair.") == "Now let's do sit to stands from this chair."
     assert to_written("set to stand from a low chair") == "sit to stand from a low chair"
     assert to_written("The timer is set to stand by.") == "The timer is set to stand by."
+
+
+def test_cues_and_wrist_as_the_recogniser_hears_them() -> None:
+    assert to_written("she needed verbal queues and two queues for risk position") == (
+        "she needed verbal cues and two cues for wrist position")
+    assert to_written("We waited in queues at the pharmacy.") == "We waited in queues at the pharmacy."
+    assert to_written("It was a risk to drive.") == "It was a risk to drive."
