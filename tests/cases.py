@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from proto import scribe_pb2 as pb
-from services.common.context import context_from_dict
-from services.evaluation.runner import text_transcript
+from services.evaluation.runner import case_context, text_transcript
+
+__all__ = ["case_audio", "case_context", "case_ids", "gold_draft", "gold_transcript", "load_case"]
 
 EVAL_DIR = Path(os.environ.get("SCRIBE_EVAL_DIR", Path(__file__).resolve().parents[2] / "shared" / "eval" / "public"))
 
@@ -24,10 +25,6 @@ def load_case(case_id: str) -> dict[str, Any]:
 
 def case_audio(case_id: str) -> Path:
     return EVAL_DIR / f"{case_id}.flac"
-
-
-def case_context(case: dict[str, Any]) -> pb.SessionContext:
-    return context_from_dict({**case["context"], "mode": case["mode"]}, source=case["id"])
 
 
 def gold_transcript(case: dict[str, Any], session_id: str = "gold") -> list[pb.TranscriptSegment]:
