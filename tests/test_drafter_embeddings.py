@@ -113,3 +113,20 @@ def test_real_model_loads_offline_from_its_path(monkeypatch):
     assert model.predict("Did your team win the game last night?").label == "small_talk"
     assert model.predict("Continue two times a week for six more weeks.").label == "plan"
     assert model.predict("Shoulder abduction measured at 140 degrees.").label == "objective"
+
+
+def test_the_model_does_not_move_a_named_treatment_to_a_section_no_rule_points_to():
+    # misheard words ("Halo" for patellar, "tibialf moral" for tibiofemoral) made the model read an impression
+    line = "Halo mobilizations and tibialf moral joint mobilizations."
+    assert rule_classifier(line, "therapist", LEX).section == "objective"
+    model = Stub({line: Prediction("assessment", 0.3)})
+    assert hybrid(model)(line, "therapist", LEX).section == "objective"
+    # a section one of the rules' cues points to ("at home": subjective) may still be chosen by the model
+    home = "Bridges at home."
+    assert rule_classifier(home, "therapist", LEX).section == "objective"
+    assert hybrid(Stub({home: Prediction("subjective", 0.3)}))(home, "therapist", LEX).section == "subjective"
+    # a line with no named treatment stays the model's to place
+    vague = "Range is the main thing."
+    assert not LEX.has_intervention(vague)
+    assert rule_classifier(vague, "therapist", LEX).section == "objective"
+    assert hybrid(Stub({vague: Prediction("assessment", 0.3)}))(vague, "therapist", LEX).section == "assessment"

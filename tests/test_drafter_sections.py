@@ -180,3 +180,20 @@ def test_an_assessment_sentence_is_not_taken_for_a_preamble():
     assert LEX.is_preamble("This is the daily note for today's visit.")
     assert LEX.is_preamble("This is a physical therapy evaluation.")
     assert not LEX.is_preamble("This is a moderate complexity evaluation.")
+
+
+def test_speech_language_sample_measures_are_objective():
+    # "2.8 words": a mean length of utterance is a measure (it went to the assessment with no unit known)
+    assert LEX.has_measure("Mean length of utterance 2.8 words.")
+    assert LEX.has_measure("MLU of 3.1 today.")
+    assert rule_classifier("Mean length of utterance 2.8 words.", "therapist", LEX).section == "objective"
+    assert not LEX.has_measure("In other words, it was fine.")
+    assert not LEX.has_measure("He said two words.")  # a count in words is no measure
+
+
+def test_a_home_programme_instruction_is_plan():
+    assert rule_classifier("Keep squeezing the putty at home.", "therapist", LEX).section == "plan"
+    assert rule_classifier("Practice the word list at home.", "therapist", LEX).section == "plan"
+    # a report of what happens at home stays where it was
+    assert rule_classifier("She continues to fall at home.", "therapist", LEX).section != "plan"
+    assert rule_classifier("Keep your wrist level as you lift.", "therapist", LEX).section != "plan"

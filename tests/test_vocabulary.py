@@ -145,6 +145,32 @@ scapular rose with a green band => scapular rows with a green band
 this charge from occupational therapy next visit => discharge from occupational therapy next visit
 progress to walking on an even ground => progress to walking on uneven ground
 warm up on the new step for eight minutes => warm up on the NuStep for 8 minutes
+ten minutes on the new step, level three => 10 minutes on the NuStep, level three
+Step in the mornings, the pain is about five out of ten. => Stiff in the mornings, the pain is about 5/10.
+It's better. Step in the morning, the buttons are hard. => It's better. Stiff in the morning, the buttons are hard.
+it feels step in the morning => it feels stiff in the morning
+a little step when I get up => a little stiff when I get up
+progress like press load => progress leg press load
+increase the light press to sixty pounds => increase the leg press to 60 pounds
+Last week you needed men assist with the walker. => Last week you needed min assist with the walker.
+dressing with menaces for fasteners => dressing with min assist for fasteners
+Now exercises, pull his first twenty reps into flexion => Now exercises, pulleys first 20 reps into flexion
+pull his for five minutes => pulleys for 5 minutes
+rows with a red arban => rows with a red theraband
+neuromuscular read education from one thirty => neuromuscular re-education from 13:30
+heal raises two sets of ten => heel raises 2x10
+They're X from two oh five to two twenty eight. => Ther ex from 14:05 to 14:28.
+There are x for about twenty five minutes. => Ther ex for about 25 minutes.
+a swastry score twenty eight percent => Oswestry score 28%
+Trait leg raise on the right => Straight leg raise on the right
+prom press ups two sets of ten => prone press ups 2x10
+abulated three hundred feet => ambulated 300 feet
+austereior glides of the glenohumeral joint => posterior glides of the glenohumeral joint
+sub-exapital release => suboccipital release
+sub-occipital release => suboccipital release
+Goldman firsto test of articulation => Goldman Fristoe test of articulation
+glides of the right glenohumeral joint, great three, and => glides of the right glenohumeral joint, grade three, and
+walk with the front wheeled walk her => walk with the front wheeled walker
 """)
 UNCHANGED = """
 four patients
@@ -197,6 +223,27 @@ I got this charge from the hospital
 walk on an even surface
 a new step in her routine
 a unit of work
+on the new step stool
+with the new step ladder
+pain with the first step in the morning
+my first step in the morning hurts
+take a step in the morning and one at night
+step to the side
+I would like press coverage
+a light press over the scar
+use a light press to the scar
+the men assist the nurses
+threats and menaces
+pull his arm into flexion
+a red rose
+it will heal well
+there are x-rays
+they're excellent
+I read education books
+re-education
+we had a great three day weekend
+inferior glides now, great to breathe
+I will walk her to the car
 """
 
 
@@ -377,3 +424,30 @@ def test_cues_and_wrist_as_the_recogniser_hears_them() -> None:
         "she needed verbal cues and two cues for wrist position")
     assert to_written("We waited in queues at the pharmacy.") == "We waited in queues at the pharmacy."
     assert to_written("It was a risk to drive.") == "It was a risk to drive."
+
+
+CONTEXT_KEYS = {"heard", "written", "before", "after", "not_after", "not_before", "at_start"}
+
+
+def test_context_confusion_entries_use_known_keys() -> None:
+    for entry in vocabulary_data()["context_confusions"]:
+        assert set(entry) <= CONTEXT_KEYS, entry
+        assert entry["heard"] and entry["written"]
+
+
+def test_context_rule_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`at_start`, `not_before`: the two context options, on a made-up confusion."""
+    data = {**vocabulary_data(), "context_confusions": [
+        {"heard": ["zork"], "written": "zorkine", "at_start": True, "after": ["take"], "not_before": ["stool"]},
+    ]}
+    monkeypatch.setattr(vocabulary, "vocabulary_data", lambda: data)
+    vocabulary._rules.cache_clear()
+    try:
+        assert to_written("Zork daily.") == "Zorkine daily."
+        assert to_written("Done. zork daily.") == "Done. zorkine daily."
+        assert to_written("take zork daily") == "take zorkine daily"
+        assert to_written("the zork daily") == "the zork daily"  # neither first nor after "take"
+        assert to_written("Zork stool.") == "Zork stool."  # `not_before`
+    finally:
+        monkeypatch.undo()
+        vocabulary._rules.cache_clear()

@@ -136,14 +136,22 @@ def _rules() -> list[Rule]:
 
     # Confusions that are safe only next to certain words ("gate training" -> "gait training", but "the
     # gate" stays): `after` / `before` name the words that must come just before / after the phrase,
-    # `not_after` words that must not. Applied in the data file's order.
+    # `not_after` / `not_before` words that must not. `at_start = true` also accepts the phrase as a
+    # sentence's first word (with `after`: either). Applied in the data file's order.
     def in_context(entry: dict[str, Any]) -> Rule:
-        pre = rf"(\b(?:{_alt(entry['after'])})[\s,]+)" if entry.get("after") else "()"
+        opening = [r"(?:^|(?<=[.!?]))[\s\"']*"] if entry.get("at_start") else []  # a sentence's first word
+        after = [rf"\b(?:{_alt(entry['after'])})[\s,]+"] if entry.get("after") else []
+        pre = f"((?:{'|'.join(opening + after)}))" if opening or after else "()"
         post = rf"(?=[\s-]+(?:{_alt(entry['before'])})\b)" if entry.get("before") else ""
         not_after = re.compile(rf"\b(?:{_alt(entry['not_after'])})\s+$", _I) if entry.get("not_after") else None
+        not_before = (
+            re.compile(rf"[\s-]+(?:{_alt(entry['not_before'])})(?![\w-])", _I) if entry.get("not_before") else None
+        )
 
         def fn(m: re.Match[str]) -> str:
             if not_after and not_after.search(m.string[max(0, m.start(2) - 20) : m.start(2)]):
+                return m[0]
+            if not_before and not_before.match(m.string, m.end()):
                 return m[0]
             return m[1] + _keep_case(m, entry["written"], 2)
 

@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from services.drafter.lexicon import SECTIONS, Lexicon
-from services.drafter.sections import AMBIGUOUS, Classification, kind_of, rule_classifier, set_classifier
+from services.drafter.sections import (
+    AMBIGUOUS,
+    Classification,
+    kind_of,
+    rule_classifier,
+    section_scores,
+    set_classifier,
+)
 
 EXAMPLES_FILE = Path(__file__).resolve().parent / "data" / "sentence_examples.tsv"
 LABELS = ("small_talk", *SECTIONS)
@@ -154,6 +161,17 @@ def _weak_clinical(text: str, lex: Lexicon) -> bool:
     return hits <= 1
 
 
+def _names_treatment_only(text: str, rules: Classification, label: str, lex: Lexicon) -> bool:
+    """A line the rules put in objective for a named intervention, with no word of the model's section.
+
+    "Halo mobilizations and tibialf moral joint mobilizations." (patellar, tibiofemoral: misheard words
+    the model reads as an impression): the treatment given is objective whatever the other words are;
+    the model may move such a line only to a section one of the rules' cues also points to.
+    """
+    return (rules.section == "objective" and lex.has_intervention(text)
+            and section_scores(text, lex)[label] <= 0)
+
+
 def rescuer(model: PrototypeClassifier, margin: float = RESCUE_MARGIN) -> Callable[[str, str, Lexicon], Classification]:
     """For a sentence with no clinical word: a section when the model is clearly sure, else None."""
 
@@ -188,6 +206,8 @@ def hybrid(model: PrototypeClassifier, margin: float = MARGIN) -> Callable[[str,
         if pred.label == "small_talk":
             return Classification(None)
         if role == "therapist" and pred.label != rules.section and rules.score < AMBIGUOUS:
+            if _names_treatment_only(text, rules, pred.label, lex):
+                return rules
             return Classification(pred.label, kind_of(pred.label, text, lex), rules.score)
         return rules
 
