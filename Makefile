@@ -2,8 +2,9 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+CHROMIUM ?= $(or $(SCRIBE_CHROMIUM),/usr/bin/chromium)
 
-.PHONY: install demo test lint proto bench serve eval
+.PHONY: install chromium demo test lint proto bench serve eval
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +16,16 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# tests/test_web_page.py needs Debian's Chromium; installed when run as root, otherwise say so.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "note: the web page test needs Chromium at $(CHROMIUM): sudo apt-get install chromium"; \
+	  fi; \
+	fi
+
 demo: install
 	$(BIN)/scribe dictate samples/tka-daily-dictation.flac --context samples/tka-daily-dictation.context.json
 
@@ -22,7 +33,7 @@ lint: install
 	$(BIN)/ruff check services proto tests bench
 	$(BIN)/mypy services bench
 
-test: lint
+test: lint chromium
 	$(BIN)/pytest -q
 
 proto: install

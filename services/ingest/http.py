@@ -11,6 +11,7 @@ GET  /v1/sessions/{id}/events     text/event-stream of partials, segments, draft
 GET  /v1/sessions/{id}/result?wait=S                          -> 200 result JSON | 202 pending | 422 failed
 POST /v1/sessions/{id}/flags/dismiss  body: {"kind","cpt","reason"} -> 200 (services/ingest/review.py)
 GET  /healthz                                                 -> 200 (no token: liveness only, no data)
+GET  /app?token=T                                             the clinician web page (services/ingest/web/)
 
 The token goes in `Authorization: Bearer`, or in `?token=` for browsers' WebSocket and EventSource,
 which cannot set headers.
@@ -36,6 +37,7 @@ from services.common.results import ResultTimeout, SessionFailed, wait_for_resul
 from services.common.store import SessionStore
 from services.ingest.review import add_review_routes
 from services.ingest.service import ConsentRequired, IngestService, UnknownSession
+from services.ingest.web import add_web_routes
 from services.ingest.webrtc import WebRtcIngest, ice_servers_from_env
 from services.ingest.ws import audio_ws, events_sse
 
@@ -172,6 +174,7 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
         ]
     )
     add_review_routes(app, store)
+    add_web_routes(app)  # the clinician page, GET /app?token=T (services/ingest/web/)
     return app
 
 
