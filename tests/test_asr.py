@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 
 from proto import scribe_pb2 as pb
-from services.asr.engine import DecodeOptions, RecognizedWord, WhisperEngine
+from services.asr.engine import DecodeOptions, Recognition, RecognizedWord, WhisperEngine
 from services.asr.hallucination import trim_hallucinated_tail
 from services.asr.pitch import median_pitch_hz
-from services.asr.service import AsrService
+from services.asr.service import FILE_COMMIT, LIVE_COMMIT, AsrService
 from services.common import keys
 from services.common.consumer import StageFailure
 from services.common.memory_bus import MemoryBus
 from services.common.store import MemoryStore
+from services.common.vocabulary import asr_prompt
+from services.evaluation.score import word_error_rate
 from services.ingest.audio import decode_audio, pcm_to_float
 from services.ingest.vad import cut_utterances
 from tests.cases import case_audio, case_context, load_case
@@ -83,3 +85,38 @@ async def test_wrong_sample_rate_is_rejected_not_retried(engine: WhisperEngine) 
     chunk = pb.AudioChunk(session_id="s1", seq=0, sample_rate=8_000, pcm_s16le=b"\0\0" * 800)
     with pytest.raises(StageFailure, match="8000 Hz"):
         await service.handle(chunk.SerializeToString())
+
+
+def test_a_shorter_encoder_window_keeps_the_words(engine: WhisperEngine) -> None:
+    """The live-capture window (20 s) decodes through faster-whisper's own steps; on a dictated
+    utterance it must say what the full 30 s window says, near enough to score the same."""
+    case = load_case("pub-004")
+    utts = cut_utterances(decode_audio(case_audio("pub-004")))[:3]
+    prompt = asr_prompt(case_context(case))
+    full = " ".join(engine.transcribe(pcm_to_float(u.pcm), prompt).text for u in utts)
+    short = " ".join(engine.transcribe(pcm_to_float(u.pcm), prompt, DecodeOptions(window_s=20.0)).text
+                     for u in utts)
+    assert word_error_rate(full, short) <= 0.1
+    assert 0.0 < engine.transcribe(pcm_to_float(utts[0].pcm), prompt, DecodeOptions(window_s=20.0)).confidence <= 1
+
+
+async def test_live_chunks_decode_in_the_live_window(engine: WhisperEngine) -> None:
+    """A live utterance is decoded with LIVE_COMMIT, a file's with the full window."""
+    seen: list[float] = []
+    real = engine.transcribe
+
+    def spy(audio: np.ndarray, prompt: str = "", options: DecodeOptions | None = None) -> Recognition:
+        seen.append((options or DecodeOptions()).window_s)
+        return real(audio, prompt, options)
+
+    utt = cut_utterances(decode_audio(case_audio("pub-001")))[1]
+    service = AsrService(MemoryBus(), MemoryStore(), engine, partials=False)
+    engine.transcribe = spy  # type: ignore[method-assign]
+    try:
+        for live in (True, False):
+            chunk = pb.AudioChunk(session_id="s1", seq=int(live), start_s=utt.start_s, end_s=utt.end_s,
+                                  sample_rate=16_000, pcm_s16le=utt.pcm.astype("<i2").tobytes(), live=live)
+            await service.handle(chunk.SerializeToString())
+    finally:
+        del engine.transcribe  # type: ignore[method-assign]
+    assert seen == [LIVE_COMMIT.window_s, FILE_COMMIT.window_s] and LIVE_COMMIT.window_s < FILE_COMMIT.window_s

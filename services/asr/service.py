@@ -12,6 +12,7 @@ import numpy as np
 from proto import scribe_pb2 as pb
 from services.asr.engine import DecodeOptions, Recognition, WhisperEngine
 from services.asr.pitch import median_pitch_hz
+from services.asr.speculation import Speculations
 from services.asr.streaming import DecodeGate, PartialDecoder
 from services.common import keys
 from services.common.bus import Bus
@@ -21,6 +22,10 @@ from services.common.vocabulary import asr_prompt, to_written
 from services.ingest.audio import SAMPLE_RATE, pcm_to_float
 
 log = logging.getLogger("scribe.asr")
+
+FILE_COMMIT = DecodeOptions()
+# Someone is watching a live session: a 20 s encoder window answers 1.75x sooner (see DecodeOptions).
+LIVE_COMMIT = DecodeOptions(window_s=20.0)
 
 
 class AsrService:
@@ -40,7 +45,9 @@ class AsrService:
         self.busy_seconds = 0.0
         self.calls = 0  # Whisper calls, committed and partial
         self.gate = DecodeGate()
-        self.partials = (PartialDecoder(bus, self.gate, self._decode_partial, self._prompt, consumer)
+        self.speculations = Speculations(store)
+        self.partials = (PartialDecoder(bus, self.gate, self._decode_partial, self._prompt, consumer,
+                                        speculate=self._speculate)
                          if partials else None)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -59,28 +66,44 @@ class AsrService:
             )
         if len(chunk.pcm_s16le) % 2:
             raise StageFailure(chunk.session_id, "bad_audio", f"utterance {chunk.seq} has a torn 16-bit sample")
-        segment = await self.transcribe_chunk(chunk)
+        segment = await self.speculations.claim(chunk)
+        if segment is None:
+            segment = await self.transcribe_chunk(chunk, LIVE_COMMIT if chunk.live else FILE_COMMIT)
+        else:
+            segment.seq, segment.speech_end_s = chunk.seq, chunk.speech_end_s
         await self.bus.publish(keys.SEGMENTS, segment)
         if self.partials is not None:
             self.partials.committed(chunk.session_id, chunk.seq)
 
-    async def transcribe_chunk(self, chunk: pb.AudioChunk) -> pb.TranscriptSegment:
+    async def transcribe_chunk(self, chunk: pb.AudioChunk, options: DecodeOptions | None = None
+                               ) -> pb.TranscriptSegment:
         pcm = np.frombuffer(chunk.pcm_s16le, dtype=np.int16)
         prompt = await self._prompt(chunk.session_id)
         loop = asyncio.get_running_loop()
         async with self.gate.commit():
             t0 = loop.time()
             # The model call blocks for 0.4 s or more: keep the event loop free for reads and acks.
-            rec, pitch = await asyncio.to_thread(self._decode, pcm, prompt)
+            rec, pitch = await asyncio.to_thread(self._decode, pcm, prompt, options or FILE_COMMIT)
             self.busy_seconds += loop.time() - t0
         self.decoded_seconds += len(pcm) / SAMPLE_RATE
         return segment_from_recognition(chunk, rec, pitch)
 
-    def _decode(self, pcm: np.ndarray, prompt: str) -> tuple[Recognition, float]:
+    def _decode(self, pcm: np.ndarray, prompt: str, options: DecodeOptions) -> tuple[Recognition, float]:
         if pcm.size == 0:
             return Recognition(text=""), 0.0
         self.calls += 1
-        return self.engine.transcribe(pcm_to_float(pcm), prompt=prompt), median_pitch_hz(pcm)
+        return self.engine.transcribe(pcm_to_float(pcm), prompt, options), median_pitch_hz(pcm)
+
+    async def _speculate(self, chunk: pb.AudioChunk) -> str:
+        """Decode a speculative chunk as its commit would be and leave the segment for the commit.
+        Runs inside the gate (as a partial): the model is this call's alone."""
+        await self.speculations.started(chunk)
+        pcm = np.frombuffer(chunk.pcm_s16le, dtype=np.int16)
+        prompt = await self._prompt(chunk.session_id)
+        rec, pitch = await asyncio.to_thread(self._decode, pcm, prompt, LIVE_COMMIT)
+        segment = segment_from_recognition(chunk, rec, pitch)
+        await self.speculations.finished(chunk, segment)
+        return segment.text
 
     async def _decode_partial(self, pcm: np.ndarray, prompt: str, options: DecodeOptions) -> Recognition:
         if pcm.size == 0:

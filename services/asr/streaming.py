@@ -3,9 +3,10 @@
 A worker has one single-threaded model, shared by two kinds of work: committed utterances
 (scribe:utterances, never dropped) and partials (scribe:partials, droppable). The DecodeGate runs
 one decode at a time and lets a waiting utterance go first; a partial is decoded only when the
-model is idle. Partials are read in batches, and of each (session, seq) only the newest prefix is
-kept; one older than MAX_AGE_S (wall clock, from ingest's timestamp) or whose utterance this worker
-already committed is skipped, because a partial nobody sees in time is worthless.
+model is idle. A `speculative` partial (services/asr/speculation.py) goes before other partials
+and is decoded as its commit would be. Partials are read in batches, and of each (session, seq)
+only the newest prefix is kept; one older than MAX_AGE_S (wall clock, from ingest's timestamp) or
+whose utterance this worker already committed is skipped, because a partial nobody sees in time is worthless.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from services.common.bus import Bus
 log = logging.getLogger("scribe.asr.partials")
 
 MAX_AGE_S = 2.0
-# Partials are drafts on screen: greedy, no word times (both cheaper); the commit decodes properly.
-PARTIAL_DECODE = DecodeOptions(beam_size=1, word_timestamps=False, temperatures=(0.0,))
+# Partials are drafts on screen: greedy, a 10 s encoder window, no fallback (each cheaper; together
+# a partial costs about a third of a commit, so one never holds a commit up for long); the commit
+# decodes properly.
+PARTIAL_DECODE = DecodeOptions(beam_size=1, word_timestamps=False, temperatures=(0.0,), window_s=10.0)
 _IDLE_POLL_S = 0.02
 
 
@@ -66,16 +69,19 @@ class DecodeGate:
 
 
 Decode = Callable[[np.ndarray, str, DecodeOptions], Awaitable[Recognition]]
+Speculate = Callable[[pb.AudioChunk], Awaitable[str]]  # decodes as a commit would, returns the text
 
 
 class PartialDecoder:
     """Reads scribe:partials for one worker and publishes PartialTranscript on scribe:partial-text."""
 
     def __init__(self, bus: Bus, gate: DecodeGate, decode: Decode, prompt: Callable[[str], Awaitable[str]],
-                 consumer: str, max_age_s: float = MAX_AGE_S) -> None:
+                 consumer: str, max_age_s: float = MAX_AGE_S, speculate: Speculate | None = None) -> None:
+        """speculate: how to decode a `speculative` chunk (None: like any partial)."""
         self.bus = bus
         self.gate = gate
         self.decode = decode
+        self.speculate = speculate
         self.prompt = prompt
         self.consumer = consumer
         self.max_age_s = max_age_s
@@ -106,12 +112,16 @@ class PartialDecoder:
                 continue
             del self._latest[(chunk.session_id, chunk.seq)]
             async with self.gate.partial():
-                prompt = await self.prompt(chunk.session_id)
-                rec = await self.decode(np.frombuffer(chunk.pcm_s16le, dtype=np.int16), prompt, PARTIAL_DECODE)
+                if chunk.speculative and self.speculate is not None:
+                    text = await self.speculate(chunk)
+                else:
+                    prompt = await self.prompt(chunk.session_id)
+                    pcm = np.frombuffer(chunk.pcm_s16le, dtype=np.int16)
+                    text = (await self.decode(pcm, prompt, PARTIAL_DECODE)).text
             self.decoded += 1
             await self.bus.publish(keys.PARTIAL_TEXT, pb.PartialTranscript(
                 session_id=chunk.session_id, seq=chunk.seq, start_s=chunk.start_s, end_s=chunk.end_s,
-                text=rec.text, sent_unix_s=chunk.sent_unix_s))
+                text=text, sent_unix_s=chunk.sent_unix_s))
             redis = getattr(self.bus, "redis", None)
             if redis is not None:
                 await redis.xtrim(keys.PARTIAL_TEXT, maxlen=keys.PARTIAL_TEXT_MAXLEN, approximate=True)
@@ -128,7 +138,8 @@ class PartialDecoder:
             self._latest[key] = chunk
 
     def _next(self) -> pb.AudioChunk | None:
-        """The oldest partial still fresh enough to show (oldest first: every session gets its turn)."""
+        """The oldest partial still fresh enough to show (oldest first: every session gets its turn);
+        speculations first, because a commit may be waiting on one."""
         now = time.time()
         for key, chunk in list(self._latest.items()):
             if now - chunk.sent_unix_s > self.max_age_s:
@@ -136,4 +147,4 @@ class PartialDecoder:
                 self.skipped += 1
         if not self._latest:
             return None
-        return min(self._latest.values(), key=lambda c: c.sent_unix_s)
+        return min(self._latest.values(), key=lambda c: (not c.speculative, c.sent_unix_s))

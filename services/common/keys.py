@@ -47,6 +47,8 @@ GROUP_DRAFTER: Final = "drafter"
 GROUP_CODER: Final = "coder"
 
 SESSION_TTL_S: Final = 7 * 24 * 3600
+# A speculative decode (session:{id}:spec:{seq}:{speech end ms}) is claimed within a second or never.
+SPECULATION_TTL_S: Final = 60
 
 
 def dead_letter(stream: str) -> str:

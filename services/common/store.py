@@ -1,4 +1,5 @@
-"""Per-session state shared by workers: context, segments by seq, stop marker, final result.
+"""Per-session state shared by workers: context, segments by seq, stop marker, final result, and
+short-lived speculative decodes (services/asr/speculation.py).
 
 Every write is keyed by (session, seq) or by session, so a redelivered message overwrites
 the same value instead of adding a duplicate: that is what makes at-least-once delivery
@@ -8,11 +9,14 @@ come out exactly once.
 from __future__ import annotations
 
 import abc
+from collections import OrderedDict
 
 import redis.asyncio as aioredis
 
 from proto import scribe_pb2 as pb
 from services.common import keys
+
+SPECULATIONS_KEPT = 1024  # in memory: unclaimed speculative results beyond this are dropped, oldest first
 
 
 class SessionStore(abc.ABC):
@@ -50,6 +54,14 @@ class SessionStore(abc.ABC):
     async def dismissals(self, session_id: str) -> dict[tuple[str, str], str]:
         """(kind, cpt) -> reason, for every flag dismissed in the session."""
 
+    @abc.abstractmethod
+    async def put_speculation(self, session_id: str, key: str, payload: bytes) -> None:
+        """A short-lived speculative decode result (b"" while it is being decoded); expires by itself."""
+
+    @abc.abstractmethod
+    async def take_speculation(self, session_id: str, key: str) -> bytes | None:
+        """The stored payload (None if absent); a finished result is removed as it is taken."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
@@ -61,6 +73,7 @@ class MemoryStore(SessionStore):
         self._stops: dict[str, pb.SessionEvent] = {}
         self._results: dict[str, pb.CodingResult] = {}
         self._dismissals: dict[str, dict[tuple[str, str], str]] = {}
+        self._speculations: OrderedDict[tuple[str, str], bytes] = OrderedDict()
 
     async def put_context(self, session_id: str, context: pb.SessionContext) -> None:
         self._contexts[session_id] = context
@@ -92,6 +105,17 @@ class MemoryStore(SessionStore):
 
     async def dismissals(self, session_id: str) -> dict[tuple[str, str], str]:
         return dict(self._dismissals.get(session_id, {}))
+
+    async def put_speculation(self, session_id: str, key: str, payload: bytes) -> None:
+        self._speculations[(session_id, key)] = payload
+        while len(self._speculations) > SPECULATIONS_KEPT:  # unclaimed ones (speech went on) age out
+            self._speculations.popitem(last=False)
+
+    async def take_speculation(self, session_id: str, key: str) -> bytes | None:
+        payload = self._speculations.get((session_id, key))
+        if payload:
+            del self._speculations[(session_id, key)]
+        return payload
 
 
 class RedisStore(SessionStore):
@@ -145,6 +169,16 @@ class RedisStore(SessionStore):
             kind, _, cpt = field.decode().partition("|")
             out[(kind, cpt)] = reason.decode()
         return out
+
+    async def put_speculation(self, session_id: str, key: str, payload: bytes) -> None:
+        await self._r.set(keys.session_key(session_id, f"spec:{key}"), payload, ex=keys.SPECULATION_TTL_S)
+
+    async def take_speculation(self, session_id: str, key: str) -> bytes | None:
+        name = keys.session_key(session_id, f"spec:{key}")
+        payload = await self._r.get(name)
+        if payload:
+            await self._r.delete(name)
+        return payload
 
     async def close(self) -> None:
         await self._r.aclose()

@@ -30,6 +30,9 @@ from services.ingest.vad import Utterance, VadOptions
 
 PARTIAL_EVERY_S = 1.0  # session time between two partials of one open utterance
 PARTIAL_MIN_S = 0.5  # no partial for a shorter open utterance (0.35 s of speech after the 0.15 s lead pad)
+# Quiet this long, an open utterance is offered for a speculative commit decode (services/asr/speculation.py):
+# the commit itself waits for LIVE_VAD's 300 ms, and a decode started now is mostly done by then.
+SPECULATE_AFTER_S = 0.15
 GAP_FILL_CHUNK = SAMPLE_RATE * 10  # silence is fed in 10 s pieces so the loop stays responsive
 
 
@@ -55,6 +58,7 @@ class Capture:
     connections: int = 0
     last_activity: float = field(default_factory=time.monotonic)
     last_partial_end_s: float = 0.0
+    speculated_speech_end_s: float = -1.0  # the last voiced frame of the last speculation offered
 
 
 class IngestService:
@@ -99,6 +103,7 @@ class IngestService:
         n = await self._publish(capture, capture.cutter.feed(pcm))
         if capture.live:
             await self._maybe_partial(capture)
+            await self._maybe_speculate(capture)
         return n
 
     async def pause(self, session_id: str) -> None:
@@ -205,7 +210,25 @@ class IngestService:
         capture.last_partial_end_s = open_utt.end_s
         chunk = pb.AudioChunk(session_id=capture.session_id, seq=capture.next_seq, start_s=open_utt.start_s,
                               end_s=open_utt.end_s, sample_rate=SAMPLE_RATE, is_partial=True,
-                              pcm_s16le=open_utt.pcm.astype("<i2").tobytes(), sent_unix_s=time.time())
+                              pcm_s16le=open_utt.pcm.astype("<i2").tobytes(), sent_unix_s=time.time(),
+                              live=True)
+        await self.bus.publish(keys.PARTIALS, chunk)
+        await _cap_stream(self.bus, keys.PARTIALS, keys.PARTIALS_MAXLEN)
+
+    async def _maybe_speculate(self, capture: Capture) -> None:
+        """Offer the open utterance for a speculative commit once, when it has just gone quiet."""
+        cutter = capture.cutter
+        open_utt = cutter.open_utterance()
+        if open_utt is None or open_utt.speaking or cutter.trailing_silence_s < SPECULATE_AFTER_S:
+            return
+        speech_end = min(cutter.last_voiced_end_s, open_utt.end_s)  # as the commit will compute it
+        if speech_end == capture.speculated_speech_end_s or speech_end - open_utt.start_s < PARTIAL_MIN_S:
+            return
+        capture.speculated_speech_end_s = speech_end
+        chunk = pb.AudioChunk(session_id=capture.session_id, seq=capture.next_seq, start_s=open_utt.start_s,
+                              end_s=open_utt.end_s, sample_rate=SAMPLE_RATE, is_partial=True, speculative=True,
+                              pcm_s16le=open_utt.pcm.astype("<i2").tobytes(), sent_unix_s=time.time(),
+                              speech_end_s=speech_end, live=True)
         await self.bus.publish(keys.PARTIALS, chunk)
         await _cap_stream(self.bus, keys.PARTIALS, keys.PARTIALS_MAXLEN)
 
@@ -221,6 +244,7 @@ class IngestService:
                 pcm_s16le=utt.pcm.astype("<i2").tobytes(),
                 sent_unix_s=time.time(),
                 speech_end_s=ends.pop(0) if ends else utt.end_s,
+                live=capture.live,
             )
             await self.bus.publish(keys.UTTERANCES, chunk)
             capture.utterances.append((utt.start_s, utt.end_s))

@@ -1,0 +1,65 @@
+"""Speculative commits for live sessions: decode an utterance before ingest confirms that it ended.
+
+Ingest closes a live utterance after 300 ms of silence (shorter splits sentences at commas), and
+a commit decode takes 0.3-0.5 s more. When an open utterance has been quiet for 150 ms, ingest
+also publishes it as it stands (`speculative`, on the partials stream). A worker with an idle
+model decodes it with the commit's own options and leaves the result in the session store,
+keyed by the utterance's seq and the time of its last voiced frame. When the commit arrives (at
+any worker), the same key means no speech came after the speculation: the audio differs only by
+more trailing silence, so the stored result is the commit's result and no second decode is needed.
+If speech went on, the key differs and the commit decodes as usual.
+
+A speculation being decoded is marked in the store (empty payload); a commit that finds the mark
+waits for the result up to WAIT_S, then decodes itself (the speculating worker may have died).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from proto import scribe_pb2 as pb
+from services.common.store import SessionStore
+
+WAIT_S = 1.0  # longest a commit waits for a speculation in progress (a decode takes 0.3-0.5 s)
+_POLL_S = 0.02
+
+
+def speculation_key(chunk: pb.AudioChunk) -> str:
+    """Same seq and same last voiced frame: the same speech, whatever silence follows."""
+    return f"{chunk.seq}:{round(chunk.speech_end_s * 1000)}"
+
+
+class Speculations:
+    def __init__(self, store: SessionStore, wait_s: float = WAIT_S) -> None:
+        self.store = store
+        self.wait_s = wait_s
+        self.reused = 0  # commits answered from a speculation
+
+    async def started(self, chunk: pb.AudioChunk) -> None:
+        await self.store.put_speculation(chunk.session_id, speculation_key(chunk), b"")
+
+    async def finished(self, chunk: pb.AudioChunk, segment: pb.TranscriptSegment) -> None:
+        await self.store.put_speculation(chunk.session_id, speculation_key(chunk), segment.SerializeToString())
+
+    async def claim(self, commit: pb.AudioChunk) -> pb.TranscriptSegment | None:
+        """The speculative segment for this committed utterance, placed on the commit's span, or None."""
+        if not commit.live or commit.speech_end_s <= 0:
+            return None
+        key = speculation_key(commit)
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            payload = await self.store.take_speculation(commit.session_id, key)
+            if payload is None:
+                return None
+            if payload:
+                break
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(_POLL_S)
+        segment = pb.TranscriptSegment.FromString(payload)
+        if segment.start_s != commit.start_s:
+            return None  # another utterance with the same seq (cannot happen within a session): decode
+        segment.end_s = max(segment.end_s, commit.end_s) if not segment.words else segment.end_s
+        self.reused += 1
+        return segment

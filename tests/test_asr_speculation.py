@@ -1,0 +1,113 @@
+"""Speculative commits: ingest offers an utterance that has just gone quiet, a worker decodes it as
+the commit would be, and the commit reuses that result only when no speech followed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from proto import scribe_pb2 as pb
+from services.asr.engine import WhisperEngine
+from services.asr.service import AsrService
+from services.asr.speculation import Speculations, speculation_key
+from services.common import keys
+from services.common.memory_bus import MemoryBus
+from services.common.store import MemoryStore, RedisStore, SessionStore
+from services.ingest.audio import decode_audio
+from services.ingest.service import IngestService
+from services.ingest.vad import cut_utterances
+from tests.cases import case_audio, case_context, load_case
+
+
+def _chunk(pcm: np.ndarray, speech_end_s: float, **extra: object) -> pb.AudioChunk:
+    return pb.AudioChunk(session_id="s1", seq=3, start_s=10.0, end_s=10.0 + len(pcm) / 16_000, sample_rate=16_000,
+                         pcm_s16le=pcm.astype("<i2").tobytes(), speech_end_s=speech_end_s, live=True, **extra)
+
+
+async def _service(engine: WhisperEngine) -> tuple[AsrService, MemoryBus]:
+    bus, store = MemoryBus(), MemoryStore()
+    await store.put_context("s1", case_context(load_case("pub-001")))
+    return AsrService(bus, store, engine), bus
+
+
+async def test_a_commit_with_no_speech_after_the_speculation_reuses_it(engine: WhisperEngine) -> None:
+    utt = cut_utterances(decode_audio(case_audio("pub-001")))[1]
+    service, bus = await _service(engine)
+    quiet_for_150ms = utt.pcm[: len(utt.pcm) - 16_000 * 15 // 100]
+    spec = _chunk(quiet_for_150ms, 12.5, is_partial=True, speculative=True)
+    assert service.partials is not None and service.partials.speculate is not None
+    text = await service.partials.speculate(spec)
+    calls = service.calls
+    await service.handle(_chunk(utt.pcm, 12.5).SerializeToString())
+    (entry,) = await bus.entries(keys.SEGMENTS)
+    seg = pb.TranscriptSegment.FromString(entry[1])
+    assert service.calls == calls and service.speculations.reused == 1  # no second decode
+    assert seg.text == text and "3/10" in seg.text
+    assert seg.seq == 3 and seg.start_s == 10.0 and seg.end_s == 10.0 + len(utt.pcm) / 16_000
+    assert seg.speech_end_s == 12.5
+
+
+async def test_speech_after_the_speculation_means_a_fresh_decode(engine: WhisperEngine) -> None:
+    utts = cut_utterances(decode_audio(case_audio("pub-001")))
+    service, bus = await _service(engine)
+    assert service.partials is not None and service.partials.speculate is not None
+    await service.partials.speculate(_chunk(utts[1].pcm[:16_000], 11.0, is_partial=True, speculative=True))
+    calls = service.calls
+    await service.handle(_chunk(utts[1].pcm, 12.5).SerializeToString())  # speech went on to 12.5 s
+    seg = pb.TranscriptSegment.FromString((await bus.entries(keys.SEGMENTS))[0][1])
+    assert service.calls == calls + 1 and service.speculations.reused == 0
+    assert "3/10" in seg.text
+
+
+async def _claim_after(store: SessionStore, delay_s: float, wait_s: float) -> pb.TranscriptSegment | None:
+    import asyncio
+
+    spec = Speculations(store, wait_s=wait_s)
+    chunk = _chunk(np.zeros(1600, np.int16), 11.0)
+    await spec.started(chunk)
+
+    async def finish() -> None:
+        await asyncio.sleep(delay_s)
+        await spec.finished(chunk, pb.TranscriptSegment(session_id="s1", seq=3, start_s=10.0, end_s=10.1, text="ok"))
+
+    task = asyncio.create_task(finish())
+    got = await spec.claim(chunk)
+    await task
+    return got
+
+
+async def test_a_commit_waits_for_a_speculation_in_progress_but_not_forever(redis_url: str) -> None:
+    store = RedisStore(redis_url)
+    try:
+        got = await _claim_after(store, 0.2, wait_s=1.0)
+        assert got is not None and got.text == "ok"
+        assert await store.take_speculation("s1", speculation_key(_chunk(np.zeros(1), 11.0))) is None  # taken
+        assert await _claim_after(store, 0.5, wait_s=0.1) is None  # the speculating worker is too slow
+    finally:
+        await store.close()
+
+
+async def test_files_are_never_speculated() -> None:
+    spec = Speculations(MemoryStore())
+    await spec.started(_chunk(np.zeros(1600, np.int16), 11.0))
+    file_chunk = _chunk(np.zeros(1600, np.int16), 11.0)
+    file_chunk.live = False
+    assert await spec.claim(file_chunk) is None
+
+
+async def test_ingest_offers_each_pause_once_with_the_commit_key() -> None:
+    """Fed a dictation in 20 ms frames, ingest offers speculations whose keys match the commits
+    of the utterances that ended, and never twice for the same speech end."""
+    bus, store = MemoryBus(), MemoryStore()
+    ingest = IngestService(bus, store)
+    sid = await ingest.start_session(case_context(load_case("pub-004")), live=True, consent=True)
+    pcm = decode_audio(case_audio("pub-004"))[: 16_000 * 40]
+    for i in range(0, len(pcm), 320):
+        await ingest.add_audio(sid, pcm[i : i + 320])
+    specs = [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.PARTIALS)]
+    specs = [c for c in specs if c.speculative]
+    commits = [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.UTTERANCES)]
+    assert commits and specs
+    spec_keys = [speculation_key(c) for c in specs]
+    assert len(spec_keys) == len(set(spec_keys))
+    assert {speculation_key(c) for c in commits} <= set(spec_keys)  # every closed utterance was offered
+    assert all(c.is_partial and c.live and len(c.pcm_s16le) > 0 for c in specs)
