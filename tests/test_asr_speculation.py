@@ -111,3 +111,43 @@ async def test_ingest_offers_each_pause_once_with_the_commit_key() -> None:
     assert len(spec_keys) == len(set(spec_keys))
     assert {speculation_key(c) for c in commits} <= set(spec_keys)  # every closed utterance was offered
     assert all(c.is_partial and c.live and len(c.pcm_s16le) > 0 for c in specs)
+
+
+async def _run_partials(service: AsrService, bus: MemoryBus, chunks: list[pb.AudioChunk], texts: int) -> None:
+    """Run the worker's partial decoder on `chunks` until `texts` partial texts are out (or 30 s)."""
+    import asyncio
+
+    assert service.partials is not None
+    for c in chunks:
+        await bus.publish(keys.PARTIALS, c)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.partials.run(stop))
+    for _ in range(1500):
+        if len(await bus.entries(keys.PARTIAL_TEXT)) >= texts:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await bus.publish(keys.PARTIALS, pb.AudioChunk(session_id="wake", seq=0))  # end the blocking read
+    await asyncio.wait_for(task, 10)
+
+
+def _live_partial(pcm: np.ndarray, session_id: str, speculative: bool) -> pb.AudioChunk:
+    import time
+
+    chunk = _chunk(pcm, 12.5, is_partial=True, speculative=speculative, sent_unix_s=time.time())
+    chunk.session_id = session_id
+    return chunk
+
+
+async def test_an_idle_worker_speculates_a_busy_one_leaves_it_to_the_commit(engine: WhisperEngine) -> None:
+    utt = cut_utterances(decode_audio(case_audio("pub-001")))[1]
+    service, bus = await _service(engine)
+    await service.store.put_context("s2", case_context(load_case("pub-001")))
+    spec = _live_partial(utt.pcm, "s1", speculative=True)
+    # Alone on the worker: decoded as the commit would be, and left in the store.
+    await _run_partials(service, bus, [spec], texts=1)
+    assert await service.store.take_speculation("s1", speculation_key(spec))
+    # Another session's partial waiting beside it: the worker serves several sessions, no speculation.
+    await _run_partials(service, bus, [_live_partial(utt.pcm[:16_000], "s2", False), spec], texts=2)
+    assert await service.store.take_speculation("s1", speculation_key(spec)) is None
+    assert service.partials is not None and service.partials.skipped >= 1

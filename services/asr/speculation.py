@@ -1,7 +1,7 @@
 """Speculative commits for live sessions: decode an utterance before ingest confirms that it ended.
 
 Ingest closes a live utterance after 300 ms of silence (shorter splits sentences at commas), and
-a commit decode takes 0.3-0.5 s more. When an open utterance has been quiet for 150 ms, ingest
+a commit decode takes 0.3-0.5 s more. When an open utterance has been quiet for 60 ms, ingest
 also publishes it as it stands (`speculative`, on the partials stream). A worker with an idle
 model decodes it with the commit's own options and leaves the result in the session store,
 keyed by the utterance's seq and the time of its last voiced frame. When the commit arrives (at

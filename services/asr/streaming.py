@@ -33,6 +33,16 @@ MAX_AGE_S = 2.0
 # decodes properly.
 PARTIAL_DECODE = DecodeOptions(beam_size=1, word_timestamps=False, temperatures=(0.0,), window_s=10.0)
 _IDLE_POLL_S = 0.02
+# Share of a worker's time that partials and speculations may take. Idle time is not free on a small
+# machine: ingest (Opus decoding, VAD) and the other stages need the same cores, and partials of many
+# sessions would otherwise fill every idle moment. After a best-effort decode of d seconds the worker
+# rests d * (1 / PARTIAL_DUTY - 1) before the next partial; commits and speculations (commit work
+# done early, limited by SPECULATE_QUIET_S instead) never wait for that.
+PARTIAL_DUTY = 0.25
+# A speculation pays only on a lightly loaded worker: one that committed an utterance this recently, or
+# holds other sessions' partials, is serving several sessions, and a speculation wasted (speech went
+# on) would hold up their commits.
+SPECULATE_QUIET_S = 2.0
 
 
 class DecodeGate:
@@ -76,12 +86,16 @@ class PartialDecoder:
     """Reads scribe:partials for one worker and publishes PartialTranscript on scribe:partial-text."""
 
     def __init__(self, bus: Bus, gate: DecodeGate, decode: Decode, prompt: Callable[[str], Awaitable[str]],
-                 consumer: str, max_age_s: float = MAX_AGE_S, speculate: Speculate | None = None) -> None:
+                 consumer: str, max_age_s: float = MAX_AGE_S, speculate: Speculate | None = None,
+                 duty: float = PARTIAL_DUTY) -> None:
         """speculate: how to decode a `speculative` chunk (None: like any partial)."""
         self.bus = bus
         self.gate = gate
         self.decode = decode
         self.speculate = speculate
+        self.duty = duty
+        self._rest_until = 0.0  # loop time before which no best-effort decode starts
+        self._last_commit = -SPECULATE_QUIET_S  # loop time of this worker's last commit
         self.prompt = prompt
         self.consumer = consumer
         self.max_age_s = max_age_s
@@ -92,6 +106,7 @@ class PartialDecoder:
 
     def committed(self, session_id: str, seq: int) -> None:
         """The utterance was committed here: its partials are outdated."""
+        self._last_commit = asyncio.get_running_loop().time()
         self._committed[(session_id, seq)] = None
         self._latest.pop((session_id, seq), None)
         while len(self._committed) > 1024:
@@ -107,10 +122,17 @@ class PartialDecoder:
             chunk = self._next()
             if chunk is None:
                 continue
-            if not self.gate.idle():
+            loop = asyncio.get_running_loop()
+            resting = loop.time() < self._rest_until and not chunk.speculative  # a speculation is a commit, early
+            if not self.gate.idle() or resting:
                 await asyncio.sleep(_IDLE_POLL_S)
                 continue
+            others_waiting = any(sid != chunk.session_id for sid, _seq in self._latest)
             del self._latest[(chunk.session_id, chunk.seq)]
+            started = loop.time()
+            if chunk.speculative and (others_waiting or started - self._last_commit < SPECULATE_QUIET_S):
+                self.skipped += 1  # busy with other sessions: the commit will decode it
+                continue
             async with self.gate.partial():
                 if chunk.speculative and self.speculate is not None:
                     text = await self.speculate(chunk)
@@ -118,6 +140,7 @@ class PartialDecoder:
                     prompt = await self.prompt(chunk.session_id)
                     pcm = np.frombuffer(chunk.pcm_s16le, dtype=np.int16)
                     text = (await self.decode(pcm, prompt, PARTIAL_DECODE)).text
+            self._rest_until = loop.time() + (loop.time() - started) * (1 / self.duty - 1)
             self.decoded += 1
             await self.bus.publish(keys.PARTIAL_TEXT, pb.PartialTranscript(
                 session_id=chunk.session_id, seq=chunk.seq, start_s=chunk.start_s, end_s=chunk.end_s,

@@ -32,7 +32,7 @@ PARTIAL_EVERY_S = 1.0  # session time between two partials of one open utterance
 PARTIAL_MIN_S = 0.5  # no partial for a shorter open utterance (0.35 s of speech after the 0.15 s lead pad)
 # Quiet this long, an open utterance is offered for a speculative commit decode (services/asr/speculation.py):
 # the commit itself waits for LIVE_VAD's 300 ms, and a decode started now is mostly done by then.
-SPECULATE_AFTER_S = 0.15
+SPECULATE_AFTER_S = 0.06
 GAP_FILL_CHUNK = SAMPLE_RATE * 10  # silence is fed in 10 s pieces so the loop stays responsive
 
 
