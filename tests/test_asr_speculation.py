@@ -3,6 +3,9 @@ the commit would be, and the commit reuses that result only when no speech follo
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import numpy as np
 
 from proto import scribe_pb2 as pb
@@ -59,8 +62,6 @@ async def test_speech_after_the_speculation_means_a_fresh_decode(engine: Whisper
 
 
 async def _claim_after(store: SessionStore, delay_s: float, wait_s: float) -> pb.TranscriptSegment | None:
-    import asyncio
-
     spec = Speculations(store, wait_s=wait_s)
     chunk = _chunk(np.zeros(1600, np.int16), 11.0)
     await spec.started(chunk)
@@ -115,8 +116,6 @@ async def test_ingest_offers_each_pause_once_with_the_commit_key() -> None:
 
 async def _run_partials(service: AsrService, bus: MemoryBus, chunks: list[pb.AudioChunk], texts: int) -> None:
     """Run the worker's partial decoder on `chunks` until `texts` partial texts are out (or 30 s)."""
-    import asyncio
-
     assert service.partials is not None
     for c in chunks:
         await bus.publish(keys.PARTIALS, c)
@@ -132,8 +131,6 @@ async def _run_partials(service: AsrService, bus: MemoryBus, chunks: list[pb.Aud
 
 
 def _live_partial(pcm: np.ndarray, session_id: str, speculative: bool) -> pb.AudioChunk:
-    import time
-
     chunk = _chunk(pcm, 12.5, is_partial=True, speculative=speculative, sent_unix_s=time.time())
     chunk.session_id = session_id
     return chunk

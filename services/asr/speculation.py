@@ -60,6 +60,7 @@ class Speculations:
         segment = pb.TranscriptSegment.FromString(payload)
         if segment.start_s != commit.start_s:
             return None  # another utterance with the same seq (cannot happen within a session): decode
-        segment.end_s = max(segment.end_s, commit.end_s) if not segment.words else segment.end_s
+        if not segment.words:  # utterance times: the commit's span holds the extra trailing silence
+            segment.end_s = max(segment.end_s, commit.end_s)
         self.reused += 1
         return segment

@@ -48,6 +48,12 @@ def load_token() -> str:
     return path.read_text().strip()
 
 
+def presented_token(authorization: str, query_token: str) -> str:
+    """The token a request carries: `Authorization: Bearer T`, else `?token=T` (browsers' EventSource and
+    WebSocket cannot set headers)."""
+    return authorization[7:] if authorization.startswith("Bearer ") else query_token
+
+
 def token_matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 

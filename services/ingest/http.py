@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from services.common.auth import token_matches
+from services.common.auth import presented_token, token_matches
 from services.common.bus import Bus
 from services.common.context import context_from_dict
 from services.common.errors import InputError
@@ -63,8 +63,7 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
     async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path == "/healthz":
             return await handler(request)
-        auth = request.headers.get("Authorization", "")
-        given = auth[7:] if auth.startswith("Bearer ") else request.query.get("token", "")
+        given = presented_token(request.headers.get("Authorization", ""), request.query.get("token", ""))
         if not given or not token_matches(given, token):
             return _error(401, "missing or wrong API token")
         try:

@@ -25,7 +25,7 @@ from services.common.bus import Bus
 from services.common.errors import InputError
 from services.common.store import SessionStore
 from services.ingest.audio import SAMPLE_RATE, decode_audio
-from services.ingest.live import LIVE_VAD, LiveCutter
+from services.ingest.live import LIVE_VAD, LiveCutter, OpenUtterance
 from services.ingest.vad import Utterance, VadOptions
 
 PARTIAL_EVERY_S = 1.0  # session time between two partials of one open utterance
@@ -208,12 +208,7 @@ class IngestService:
         if capture.last_partial_end_s > open_utt.start_s and since < PARTIAL_EVERY_S:
             return  # the first partial as soon as there is enough speech, then one a second
         capture.last_partial_end_s = open_utt.end_s
-        chunk = pb.AudioChunk(session_id=capture.session_id, seq=capture.next_seq, start_s=open_utt.start_s,
-                              end_s=open_utt.end_s, sample_rate=SAMPLE_RATE, is_partial=True,
-                              pcm_s16le=open_utt.pcm.astype("<i2").tobytes(), sent_unix_s=time.time(),
-                              live=True)
-        await self.bus.publish(keys.PARTIALS, chunk)
-        await _cap_stream(self.bus, keys.PARTIALS, keys.PARTIALS_MAXLEN)
+        await self._offer_open(capture, open_utt)
 
     async def _maybe_speculate(self, capture: Capture) -> None:
         """Offer the open utterance for a speculative commit once, when it has just gone quiet."""
@@ -225,10 +220,15 @@ class IngestService:
         if speech_end == capture.speculated_speech_end_s or speech_end - open_utt.start_s < PARTIAL_MIN_S:
             return
         capture.speculated_speech_end_s = speech_end
+        await self._offer_open(capture, open_utt, speculative=True, speech_end_s=speech_end)
+
+    async def _offer_open(self, capture: Capture, open_utt: OpenUtterance, speculative: bool = False,
+                          speech_end_s: float = 0.0) -> None:
+        """The open utterance as it stands, on the droppable partials stream."""
         chunk = pb.AudioChunk(session_id=capture.session_id, seq=capture.next_seq, start_s=open_utt.start_s,
-                              end_s=open_utt.end_s, sample_rate=SAMPLE_RATE, is_partial=True, speculative=True,
-                              pcm_s16le=open_utt.pcm.astype("<i2").tobytes(), sent_unix_s=time.time(),
-                              speech_end_s=speech_end, live=True)
+                              end_s=open_utt.end_s, sample_rate=SAMPLE_RATE, is_partial=True,
+                              speculative=speculative, pcm_s16le=open_utt.pcm.astype("<i2").tobytes(),
+                              sent_unix_s=time.time(), speech_end_s=speech_end_s, live=True)
         await self.bus.publish(keys.PARTIALS, chunk)
         await _cap_stream(self.bus, keys.PARTIALS, keys.PARTIALS_MAXLEN)
 

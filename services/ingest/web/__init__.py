@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from services.common.auth import presented_token
+
 WEB_DIR = Path(__file__).resolve().parent
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
 
@@ -29,8 +31,7 @@ HEADERS = {
 
 def _request_token(request: web.Request) -> str:
     """The token this request was let in with (the middleware has checked it)."""
-    auth = request.headers.get("Authorization", "")
-    return auth[7:] if auth.startswith("Bearer ") else request.query.get("token", "")
+    return presented_token(request.headers.get("Authorization", ""), request.query.get("token", ""))
 
 
 async def _page(request: web.Request) -> web.Response:
