@@ -13,7 +13,8 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import TranscriptionOptions
 
-SAMPLE_RATE = 16_000
+from services.ingest.audio import SAMPLE_RATE
+
 FULL_WINDOW_S = 30.0  # Whisper's training window; transcribe() pads every call to it
 _WINDOW_MARGIN_S = 1.0  # a shorter window still holds the whole utterance plus a second of padding
 
@@ -79,6 +80,7 @@ class WhisperEngine:
         self.model_path = path
         self._model = WhisperModel(path, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads)
         self._option_cache: dict[tuple[DecodeOptions, str], TranscriptionOptions] = {}
+        self._tokenizers: dict[str, Tokenizer] = {}
 
     def transcribe(self, audio: np.ndarray, prompt: str = "", options: DecodeOptions | None = None) -> Recognition:
         """Decode one utterance (float32, 16 kHz mono). Blocking: call it from a worker thread."""
@@ -111,8 +113,7 @@ class WhisperEngine:
         frames = int(window_s * SAMPLE_RATE) // model.feature_extractor.hop_length
         features = model.feature_extractor(audio)[:, :frames]
         features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))  # as pad_or_trim does to 30 s
-        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
-                              language=opts.language)
+        tokenizer = self._tokenizer(opts.language)
         previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
         prefix = model.get_prompt(tokenizer, previous, without_timestamps=options.without_timestamps)
         result, avg_logprob, _temperature, _ratio = model.generate_with_fallback(
@@ -122,6 +123,13 @@ class WhisperEngine:
             return Recognition(text="")
         text = tokenizer.decode([t for t in result.sequences_ids[0] if t < tokenizer.eot]).strip()
         return Recognition(text=text, segment_confidence=math.exp(avg_logprob) if text else 0.0)
+
+    def _tokenizer(self, language: str) -> Tokenizer:
+        if language not in self._tokenizers:
+            model = self._model
+            self._tokenizers[language] = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
+                                                   task="transcribe", language=language)
+        return self._tokenizers[language]
 
     def _options(self, opts: DecodeOptions, prompt: str) -> TranscriptionOptions:
         """faster-whisper's own TranscriptionOptions for these settings: transcribe() builds them

@@ -33,11 +33,11 @@ MAX_AGE_S = 2.0
 # decodes properly.
 PARTIAL_DECODE = DecodeOptions(beam_size=1, word_timestamps=False, temperatures=(0.0,), window_s=10.0)
 _IDLE_POLL_S = 0.02
-# Share of a worker's time that partials and speculations may take. Idle time is not free on a small
-# machine: ingest (Opus decoding, VAD) and the other stages need the same cores, and partials of many
-# sessions would otherwise fill every idle moment. After a best-effort decode of d seconds the worker
-# rests d * (1 / PARTIAL_DUTY - 1) before the next partial; commits and speculations (commit work
-# done early, limited by SPECULATE_QUIET_S instead) never wait for that.
+# Share of a worker's time that partials may take. Idle time is not free on a small machine: ingest
+# (Opus decoding, VAD) and the other stages need the same cores, and partials of many sessions would
+# otherwise fill every idle moment. After a best-effort decode (partial or speculation) of d seconds
+# the worker rests d * (1 / PARTIAL_DUTY - 1) before the next partial; commits and speculations
+# (commit work done early, limited by SPECULATE_QUIET_S instead) never wait for that.
 PARTIAL_DUTY = 0.25
 # A speculation pays only on a lightly loaded worker: one that committed an utterance this recently, or
 # holds other sessions' partials, is serving several sessions, and a speculation wasted (speech went
