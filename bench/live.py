@@ -1,6 +1,6 @@
 """Live capture benchmark: public-case audio streamed in real time over WebRTC into `scribe serve`.
 
-`python -m bench.live [--redis URL] [--cases pub-004,pub-009,pub-011] [--sessions 1,4,8]` starts
+`python -m bench.live [--redis URL] [--cases pub-004,pub-009,pub-011] [--sessions 4,8,12]` starts
 `scribe serve` (2 asr workers) on the given Redis database, then
 - streams each case alone in real time: speech end -> committed segment latency, speech start ->
   first partial latency, and the WER / key-term recall of the streamed transcript next to
@@ -243,7 +243,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8761)
     parser.add_argument("--cases-dir", default=str(DEFAULT_DIR))
     parser.add_argument("--cases", default="pub-004,pub-009,pub-011")
-    parser.add_argument("--sessions", default="4,8")
+    parser.add_argument("--sessions", default="4,8,12")
     parser.add_argument("--stagger", type=float, default=1.3, help="seconds between concurrent sessions' starts")
     section = asyncio.run(run(parser.parse_args()))
     write_section(section)

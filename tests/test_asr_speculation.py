@@ -40,7 +40,7 @@ async def test_a_commit_with_no_speech_after_the_speculation_reuses_it(engine: W
     assert service.partials is not None and service.partials.speculate is not None
     text = await service.partials.speculate(spec)
     calls = service.calls
-    await service.handle(_chunk(utt.pcm, 12.5).SerializeToString())
+    await service.handle(_chunk(utt.pcm, 12.5, speculation_end_s=spec.end_s).SerializeToString())
     (entry,) = await bus.entries(keys.SEGMENTS)
     seg = pb.TranscriptSegment.FromString(entry[1])
     assert service.calls == calls and service.speculations.reused == 1  # no second decode
@@ -55,15 +55,21 @@ async def test_speech_after_the_speculation_means_a_fresh_decode(engine: Whisper
     assert service.partials is not None and service.partials.speculate is not None
     await service.partials.speculate(_chunk(utts[1].pcm[:16_000], 11.0, is_partial=True, speculative=True))
     calls = service.calls
-    await service.handle(_chunk(utts[1].pcm, 12.5).SerializeToString())  # speech went on to 12.5 s
+    await service.handle(_chunk(utts[1].pcm, 12.5).SerializeToString())  # speech went on: ingest names none
     seg = pb.TranscriptSegment.FromString((await bus.entries(keys.SEGMENTS))[0][1])
     assert service.calls == calls + 1 and service.speculations.reused == 0
     assert "3/10" in seg.text
 
 
+def _pair() -> tuple[pb.AudioChunk, pb.AudioChunk]:
+    """A speculative chunk and the commit that names it."""
+    spec = _chunk(np.zeros(1600, np.int16), 11.0, is_partial=True, speculative=True)
+    return spec, _chunk(np.zeros(3200, np.int16), 11.0, speculation_end_s=spec.end_s)
+
+
 async def _claim_after(store: SessionStore, delay_s: float, wait_s: float) -> pb.TranscriptSegment | None:
     spec = Speculations(store, wait_s=wait_s)
-    chunk = _chunk(np.zeros(1600, np.int16), 11.0)
+    chunk, commit = _pair()
     await spec.started(chunk)
 
     async def finish() -> None:
@@ -71,7 +77,7 @@ async def _claim_after(store: SessionStore, delay_s: float, wait_s: float) -> pb
         await spec.finished(chunk, pb.TranscriptSegment(session_id="s1", seq=3, start_s=10.0, end_s=10.1, text="ok"))
 
     task = asyncio.create_task(finish())
-    got = await spec.claim(chunk)
+    got = await spec.claim(commit)
     await task
     return got
 
@@ -81,23 +87,25 @@ async def test_a_commit_waits_for_a_speculation_in_progress_but_not_forever(redi
     try:
         got = await _claim_after(store, 0.2, wait_s=1.0)
         assert got is not None and got.text == "ok"
-        assert await store.take_speculation("s1", speculation_key(_chunk(np.zeros(1), 11.0))) is None  # taken
+        assert await store.take_speculation("s1", speculation_key(_pair()[1])) is None  # taken
         assert await _claim_after(store, 0.5, wait_s=0.1) is None  # the speculating worker is too slow
     finally:
         await store.close()
 
 
-async def test_files_are_never_speculated() -> None:
+async def test_files_and_commits_naming_no_speculation_are_decoded() -> None:
     spec = Speculations(MemoryStore())
-    await spec.started(_chunk(np.zeros(1600, np.int16), 11.0))
-    file_chunk = _chunk(np.zeros(1600, np.int16), 11.0)
-    file_chunk.live = False
-    assert await spec.claim(file_chunk) is None
+    chunk, commit = _pair()
+    await spec.started(chunk)
+    commit.live = False
+    assert await spec.claim(commit) is None
+    commit.live, commit.speculation_end_s = True, 0.0
+    assert await spec.claim(commit) is None
 
 
-async def test_ingest_offers_each_pause_once_with_the_commit_key() -> None:
-    """Fed a dictation in 20 ms frames, ingest offers speculations whose keys match the commits
-    of the utterances that ended, and never twice for the same speech end."""
+async def test_ingest_offers_each_pause_once_and_each_commit_names_its_speculation() -> None:
+    """Fed a dictation in 20 ms frames, ingest offers each pause once, and each commit names the
+    speculation offered when its speech ended."""
     bus, store = MemoryBus(), MemoryStore()
     ingest = IngestService(bus, store)
     sid = await ingest.start_session(case_context(load_case("pub-004")), live=True, consent=True)
@@ -110,8 +118,35 @@ async def test_ingest_offers_each_pause_once_with_the_commit_key() -> None:
     assert commits and specs
     spec_keys = [speculation_key(c) for c in specs]
     assert len(spec_keys) == len(set(spec_keys))
-    assert {speculation_key(c) for c in commits} <= set(spec_keys)  # every closed utterance was offered
+    assert all(c.speculation_end_s > 0 for c in commits)  # every pause was offered, no speech after it
+    assert {speculation_key(c) for c in commits} <= set(spec_keys)
     assert all(c.is_partial and c.live and len(c.pcm_s16le) > 0 for c in specs)
+
+
+async def _live_commits(pcm: np.ndarray) -> tuple[list[pb.AudioChunk], list[pb.AudioChunk]]:
+    """(speculative chunks, commits) of one live session fed `pcm` in 20 ms frames, then stopped."""
+    bus, store = MemoryBus(), MemoryStore()
+    ingest = IngestService(bus, store)
+    sid = await ingest.start_session(case_context(load_case("pub-001")), live=True, consent=True)
+    for i in range(0, len(pcm), 320):
+        await ingest.add_audio(sid, pcm[i : i + 320])
+    await ingest.stop_session(sid)
+    specs = [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.PARTIALS)]
+    commits = [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.UTTERANCES)]
+    return [c for c in specs if c.speculative], commits
+
+
+async def test_speech_after_a_speculation_makes_the_commit_name_none_or_a_later_one() -> None:
+    speech = cut_utterances(decode_audio(case_audio("pub-001")))[1].pcm[: -16_000 * 45 // 100]  # no end pad
+    gap = np.zeros(16_000 * 15 // 100, np.int16)  # a pause too short to end the utterance
+    half = len(speech) // 2
+    pcm = np.concatenate([speech[:half], gap, speech[half:]])
+    # Stopped while still speaking: the speculation from the pause does not stand for the commit.
+    specs, (commit,) = await _live_commits(pcm)
+    assert any(s.end_s < commit.end_s - 0.5 for s in specs) and commit.speculation_end_s == 0
+    # The same speech, then silence: the commit names the speculation offered when it ended.
+    specs, (commit,) = await _live_commits(np.concatenate([pcm, np.zeros(16_000, np.int16)]))
+    assert commit.speculation_end_s == max(s.end_s for s in specs)
 
 
 async def _run_partials(service: AsrService, bus: MemoryBus, chunks: list[pb.AudioChunk], texts: int) -> None:

@@ -76,6 +76,19 @@ def test_live_cutter_cuts_like_the_file_cutter_and_shows_the_open_utterance() ->
     assert all(u.start_s < end <= u.end_s for u, end in zip(live, cutter.closed_speech_end_s, strict=True))
 
 
+def test_the_quick_vad_hears_speech_stop_before_the_cutter_does() -> None:
+    pcm = decode_audio(case_audio("pub-004"))[: 16_000 * 30]
+    cutter = LiveCutter()
+    leads = []
+    for i in range(0, len(pcm), 320):
+        for utt in cutter.feed(pcm[i : i + 320]):
+            quick_end = cutter.quick_voiced_end_s
+            assert utt.start_s < quick_end <= utt.end_s and cutter.quiet_s >= 0.3  # the pause that closed it
+            leads.append(cutter.closed_speech_end_s[-1] - quick_end)
+    assert len(leads) >= 3
+    assert float(np.median(leads)) >= 0.05  # mode 2's hangover is what speculations no longer wait for
+
+
 def test_agreement_commits_what_two_hypotheses_share() -> None:
     la = LocalAgreement()
     assert la.update("patient reports".split()) == []

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import numpy as np
+from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
 from services.asr.engine import WhisperEngine
@@ -16,7 +17,7 @@ from services.common.store import RedisStore
 from services.evaluation.score import word_error_rate
 from services.ingest.audio import decode_audio
 from services.ingest.live_client import LiveClient
-from services.ingest.webrtc import FileTrack
+from services.ingest.webrtc import AUDIO_PREFETCH, FileTrack, hold_less_audio
 from tests.cases import case_audio, case_context, load_case
 from tests.test_live_stack import TOKEN, LiveStack
 
@@ -128,3 +129,18 @@ def test_a_stalled_client_can_be_stopped_with_what_was_received(redis_url: str, 
     result, last_seq = asyncio.run(_stalled(redis_url, engine, free_port))
     assert last_seq >= 1 and len(result["transcript"]) == last_seq + 1
     assert np.isclose(result["transcript"][0]["start_s"], CASE["segments"][0]["at_s"], atol=1.5)
+
+
+def test_the_audio_receiver_holds_one_packet_not_four() -> None:
+    """The hook into aiortc's private jitter buffer still finds it (an aiortc upgrade could move it)."""
+
+    async def check() -> None:
+        pc = RTCPeerConnection()
+        try:
+            receiver = pc.addTransceiver("audio", direction="recvonly").receiver
+            assert hold_less_audio(receiver)
+            assert receiver._RTCRtpReceiver__jitter_buffer._prefetch == AUDIO_PREFETCH == 1  # type: ignore[attr-defined]
+        finally:
+            await pc.close()
+
+    asyncio.run(check())

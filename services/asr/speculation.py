@@ -1,13 +1,14 @@
 """Speculative commits for live sessions: decode an utterance before ingest confirms that it ended.
 
 Ingest closes a live utterance after 300 ms of silence (shorter splits sentences at commas), and
-a commit decode takes 0.3-0.5 s more. When an open utterance has been quiet for 60 ms, ingest
-also publishes it as it stands (`speculative`, on the partials stream). A worker with an idle
-model decodes it with the commit's own options and leaves the result in the session store,
-keyed by the utterance's seq and the time of its last voiced frame. When the commit arrives (at
-any worker), the same key means no speech came after the speculation: the audio differs only by
-more trailing silence, so the stored result is the commit's result and no second decode is needed.
-If speech went on, the key differs and the commit decodes as usual.
+a commit decode takes 0.3-0.5 s more. When an open utterance has been quiet for 60 ms (by a quick
+VAD, services/ingest/live.py), ingest also publishes it as it stands (`speculative`, on the
+partials stream). A worker with an idle model decodes it with the commit's own options and leaves
+the result in the session store, keyed by the utterance's seq and the speculative chunk's end.
+Ingest alone knows whether speech came after that point: if none did, the commit names the
+speculation (`speculation_end_s`), because the audio differs only by more trailing silence, and
+any worker answers it with the stored result instead of a second decode. If speech went on, the
+commit names none and is decoded as usual.
 
 A speculation being decoded is marked in the store (empty payload); a commit that finds the mark
 waits for the result up to WAIT_S, then decodes itself (the speculating worker may have died).
@@ -22,12 +23,13 @@ from proto import scribe_pb2 as pb
 from services.common.store import SessionStore
 
 WAIT_S = 1.0  # longest a commit waits for a speculation in progress (a decode takes 0.3-0.5 s)
-_POLL_S = 0.02
+_POLL_S = 0.01  # a commit waiting on a speculation usually waits 0.1-0.2 s: poll finely
 
 
 def speculation_key(chunk: pb.AudioChunk) -> str:
-    """Same seq and same last voiced frame: the same speech, whatever silence follows."""
-    return f"{chunk.seq}:{round(chunk.speech_end_s * 1000)}"
+    """The store key of a speculative chunk, or of the speculation a commit names."""
+    end_s = chunk.end_s if chunk.speculative else chunk.speculation_end_s
+    return f"{chunk.seq}:{round(end_s * 1000)}"
 
 
 class Speculations:
@@ -44,7 +46,7 @@ class Speculations:
 
     async def claim(self, commit: pb.AudioChunk) -> pb.TranscriptSegment | None:
         """The speculative segment for this committed utterance, placed on the commit's span, or None."""
-        if not commit.live or commit.speech_end_s <= 0:
+        if not commit.live or commit.speculation_end_s <= 0:
             return None
         key = speculation_key(commit)
         deadline = time.monotonic() + self.wait_s

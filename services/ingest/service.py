@@ -30,8 +30,9 @@ from services.ingest.vad import Utterance, VadOptions
 
 PARTIAL_EVERY_S = 1.0  # session time between two partials of one open utterance
 PARTIAL_MIN_S = 0.5  # no partial for a shorter open utterance (0.35 s of speech after the 0.15 s lead pad)
-# Quiet this long, an open utterance is offered for a speculative commit decode (services/asr/speculation.py):
-# the commit itself waits for LIVE_VAD's 300 ms, and a decode started now is mostly done by then.
+# Quiet this long by the quick VAD, an open utterance is offered for a speculative commit decode
+# (services/asr/speculation.py): the commit itself waits for LIVE_VAD's 300 ms, and a decode started
+# now is mostly done by then. Shorter offers more speculations that speech then makes useless.
 SPECULATE_AFTER_S = 0.06
 GAP_FILL_CHUNK = SAMPLE_RATE * 10  # silence is fed in 10 s pieces so the loop stays responsive
 
@@ -58,7 +59,14 @@ class Capture:
     connections: int = 0
     last_activity: float = field(default_factory=time.monotonic)
     last_partial_end_s: float = 0.0
-    speculated_speech_end_s: float = -1.0  # the last voiced frame of the last speculation offered
+    speculation: Speculation | None = None  # the last one offered
+
+
+@dataclass(frozen=True)
+class Speculation:
+    seq: int
+    end_s: float  # where the speculative chunk ended
+    voiced_end_s: float  # the quick VAD's last speech before it: later speech makes it useless
 
 
 class IngestService:
@@ -211,16 +219,27 @@ class IngestService:
         await self._offer_open(capture, open_utt)
 
     async def _maybe_speculate(self, capture: Capture) -> None:
-        """Offer the open utterance for a speculative commit once, when it has just gone quiet."""
+        """Offer the open utterance for a speculative commit once per pause, when it has just gone quiet."""
         cutter = capture.cutter
         open_utt = cutter.open_utterance()
-        if open_utt is None or open_utt.speaking or cutter.trailing_silence_s < SPECULATE_AFTER_S:
+        if open_utt is None or cutter.quiet_s < SPECULATE_AFTER_S:
             return
-        speech_end = min(cutter.last_voiced_end_s, open_utt.end_s)  # as the commit will compute it
-        if speech_end == capture.speculated_speech_end_s or speech_end - open_utt.start_s < PARTIAL_MIN_S:
-            return
-        capture.speculated_speech_end_s = speech_end
-        await self._offer_open(capture, open_utt, speculative=True, speech_end_s=speech_end)
+        voiced_end = cutter.quick_voiced_end_s
+        if voiced_end - open_utt.start_s < PARTIAL_MIN_S:
+            return  # nothing heard by the quick VAD in this utterance yet, or too little to decode
+        last = capture.speculation
+        if last is not None and last.seq == capture.next_seq and last.voiced_end_s == voiced_end:
+            return  # this pause was offered already
+        capture.speculation = Speculation(capture.next_seq, open_utt.end_s, voiced_end)
+        await self._offer_open(capture, open_utt, speculative=True, speech_end_s=voiced_end)
+
+    def _standing_speculation(self, capture: Capture) -> float:
+        """end_s of the speculation that stands for the utterance being committed, or 0: one was
+        offered for this seq and the quick VAD heard no speech after it."""
+        spec = capture.speculation
+        if spec is None or spec.seq != capture.next_seq or spec.voiced_end_s != capture.cutter.quick_voiced_end_s:
+            return 0.0
+        return spec.end_s
 
     async def _offer_open(self, capture: Capture, open_utt: OpenUtterance, speculative: bool = False,
                           speech_end_s: float = 0.0) -> None:
@@ -245,6 +264,7 @@ class IngestService:
                 sent_unix_s=time.time(),
                 speech_end_s=ends.pop(0) if ends else utt.end_s,
                 live=capture.live,
+                speculation_end_s=self._standing_speculation(capture) if capture.live else 0.0,
             )
             await self.bus.publish(keys.UTTERANCES, chunk)
             capture.utterances.append((utt.start_s, utt.end_s))
