@@ -227,15 +227,14 @@ class IngestService:
         voiced_end = cutter.quick_voiced_end_s
         if voiced_end - open_utt.start_s < PARTIAL_MIN_S:
             return  # nothing heard by the quick VAD in this utterance yet, or too little to decode
-        last = capture.speculation
-        if last is not None and last.seq == capture.next_seq and last.voiced_end_s == voiced_end:
+        if self._standing_speculation(capture):
             return  # this pause was offered already
         capture.speculation = Speculation(capture.next_seq, open_utt.end_s, voiced_end)
         await self._offer_open(capture, open_utt, speculative=True, speech_end_s=voiced_end)
 
     def _standing_speculation(self, capture: Capture) -> float:
-        """end_s of the speculation that stands for the utterance being committed, or 0: one was
-        offered for this seq and the quick VAD heard no speech after it."""
+        """end_s of the speculation that stands for the current utterance (open, or closing now), or 0:
+        one was offered for this seq and the quick VAD heard no speech after it."""
         spec = capture.speculation
         if spec is None or spec.seq != capture.next_seq or spec.voiced_end_s != capture.cutter.quick_voiced_end_s:
             return 0.0
