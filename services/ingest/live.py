@@ -142,11 +142,6 @@ class LiveCutter(UtteranceCutter):
             self.closed_speech_end_s.append(min(self.last_voiced_end_s, utt.end_s))
         return out
 
-    @property
-    def trailing_silence_s(self) -> float:
-        """Unvoiced time at the end of the open utterance (0 when none is open)."""
-        return self._silent_frames * self.options.frame_ms / 1000 if self._open is not None else 0.0
-
     def open_utterance(self) -> OpenUtterance | None:
         if self._open is None:
             return None
