@@ -73,7 +73,7 @@ class SessionEvent(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., kind: _Optional[_Union[SessionEvent.Kind, str]] = ..., context: _Optional[_Union[SessionContext, _Mapping]] = ..., last_seq: _Optional[int] = ..., duration_s: _Optional[float] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
-    __slots__ = ("session_id", "seq", "start_s", "end_s", "sample_rate", "pcm_s16le", "is_partial", "sent_unix_s", "speech_end_s", "live", "speculative", "speculation_end_s")
+    __slots__ = ("session_id", "seq", "start_s", "end_s", "sample_rate", "pcm_s16le", "is_partial", "sent_unix_s", "speech_end_s", "live", "speculative", "speculation_end_s", "first_partial")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     START_S_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +86,7 @@ class AudioChunk(_message.Message):
     LIVE_FIELD_NUMBER: _ClassVar[int]
     SPECULATIVE_FIELD_NUMBER: _ClassVar[int]
     SPECULATION_END_S_FIELD_NUMBER: _ClassVar[int]
+    FIRST_PARTIAL_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     seq: int
     start_s: float
@@ -98,7 +99,8 @@ class AudioChunk(_message.Message):
     live: bool
     speculative: bool
     speculation_end_s: float
-    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., sample_rate: _Optional[int] = ..., pcm_s16le: _Optional[bytes] = ..., is_partial: _Optional[bool] = ..., sent_unix_s: _Optional[float] = ..., speech_end_s: _Optional[float] = ..., live: _Optional[bool] = ..., speculative: _Optional[bool] = ..., speculation_end_s: _Optional[float] = ...) -> None: ...
+    first_partial: bool
+    def __init__(self, session_id: _Optional[str] = ..., seq: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., sample_rate: _Optional[int] = ..., pcm_s16le: _Optional[bytes] = ..., is_partial: _Optional[bool] = ..., sent_unix_s: _Optional[float] = ..., speech_end_s: _Optional[float] = ..., live: _Optional[bool] = ..., speculative: _Optional[bool] = ..., speculation_end_s: _Optional[float] = ..., first_partial: _Optional[bool] = ...) -> None: ...
 
 class Word(_message.Message):
     __slots__ = ("start_s", "end_s", "text", "probability")

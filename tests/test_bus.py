@@ -75,3 +75,13 @@ async def test_entry_past_delivery_cap_goes_to_dead_letter(bus: Bus) -> None:
     assert len(dead) == 1
     assert pb.TranscriptSegment.FromString(dead[0][1]).seq == 9
     assert await bus.pending_count("t:s", "g") == 0
+
+
+async def test_a_read_with_block_zero_returns_at_once(bus: Bus) -> None:
+    """block_s=0 does not wait (Redis: XREADGROUP without BLOCK; BLOCK 0 would wait forever)."""
+    t0 = asyncio.get_running_loop().time()
+    assert await bus.read("s", "g", "c1", block_s=0) == []
+    await bus.publish("s", _seg(1))
+    (got,) = await bus.read("s", "g", "c1", block_s=0)
+    assert pb.TranscriptSegment.FromString(got.payload).seq == 1
+    assert asyncio.get_running_loop().time() - t0 < POLICY.block_s

@@ -3,6 +3,7 @@ two-thread worker on this hardware)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from services.ingest.audio import SAMPLE_RATE
 
 FULL_WINDOW_S = 30.0  # Whisper's training window; transcribe() pads every call to it
 _WINDOW_MARGIN_S = 1.0  # a shorter window still holds the whole utterance plus a second of padding
+TOKEN_ALLOWANCE = 12  # DecodeOptions.tokens_per_s: tokens allowed on top (a word cut at either end, punctuation)
 
 
 def default_model_path() -> str:
@@ -63,6 +65,9 @@ class DecodeOptions:
         shorter window (at least the utterance plus 1 s) is a latency trade for live capture: on the
         12 public cases 20 s decoded 1.75x faster at the same mean WER (0.051 vs 0.050) but lost
         4 of 78 key terms; 10 s lost more. Files keep 30 s. Word timestamps need the full window.
+    tokens_per_s: if set, at most this many tokens per second of audio (plus TOKEN_ALLOWANCE). Greedy
+        decoding without fallback (partials) can loop on a short prefix: on 8 live sessions, partials
+        of 0.5 s took 1.4-2 s, four times a commit. Speech is about 5 tokens a second.
     """
 
     beam_size: int = 5
@@ -70,6 +75,7 @@ class DecodeOptions:
     language: str = "en"
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     window_s: float = 30.0
+    tokens_per_s: float | None = None
 
 
 class WhisperEngine:
@@ -85,10 +91,13 @@ class WhisperEngine:
     def transcribe(self, audio: np.ndarray, prompt: str = "", options: DecodeOptions | None = None) -> Recognition:
         """Decode one utterance (float32, 16 kHz mono). Blocking: call it from a worker thread."""
         opts = options or DecodeOptions()
+        max_tokens = (None if opts.tokens_per_s is None
+                      else TOKEN_ALLOWANCE + int(opts.tokens_per_s * audio.shape[0] / SAMPLE_RATE))
         window = max(opts.window_s, audio.shape[0] / SAMPLE_RATE + _WINDOW_MARGIN_S)
         if window < FULL_WINDOW_S and not opts.word_timestamps:
-            return self._transcribe_window(audio, prompt, opts, window)
-        segments, _info = self._model.transcribe(audio, **_transcribe_kwargs(opts, prompt))
+            return self._transcribe_window(audio, prompt, opts, window, max_tokens)
+        segments, _info = self._model.transcribe(audio, **_transcribe_kwargs(opts, prompt),
+                                                 max_new_tokens=max_tokens)
         words: list[RecognizedWord] = []
         texts: list[str] = []
         least_sure = 1.0
@@ -105,11 +114,14 @@ class WhisperEngine:
         words = trim_hallucinated_tail(words)
         return Recognition(text=" ".join(w.text for w in words if w.text), words=words)
 
-    def _transcribe_window(self, audio: np.ndarray, prompt: str, opts: DecodeOptions, window_s: float) -> Recognition:
+    def _transcribe_window(self, audio: np.ndarray, prompt: str, opts: DecodeOptions, window_s: float,
+                           max_tokens: int | None) -> Recognition:
         """One utterance through a shorter encoder window, with faster-whisper's own decoding steps
         (prompt, temperature fallback, no-speech check) so only the window differs from transcribe()."""
         model = self._model
         options = self._options(opts, prompt)
+        if max_tokens is not None:
+            options = dataclasses.replace(options, max_new_tokens=max_tokens)
         frames = int(window_s * SAMPLE_RATE) // model.feature_extractor.hop_length
         features = model.feature_extractor(audio)[:, :frames]
         features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))  # as pad_or_trim does to 30 s

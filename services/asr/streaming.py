@@ -1,12 +1,18 @@
 """Partial results for live sessions: best-effort decodes of open utterances' growing prefixes.
 
 A worker has one single-threaded model, shared by two kinds of work: committed utterances
-(scribe:utterances, never dropped) and partials (scribe:partials, droppable). The DecodeGate runs
-one decode at a time and lets a waiting utterance go first; a partial is decoded only when the
-model is idle. A `speculative` partial (services/asr/speculation.py) goes before other partials
-and is decoded as its commit would be. Partials are read in batches, and of each (session, seq)
-only the newest prefix is kept; one older than MAX_AGE_S (wall clock, from ingest's timestamp) or
-whose utterance this worker already committed is skipped, because a partial nobody sees in time is worthless.
+(scribe:utterances, never dropped) and best-effort decodes of open utterances (scribe:partials,
+droppable). The DecodeGate runs one decode at a time, and the worker takes an utterance from the
+stream only while its model is free, so a commit never waits here behind a partial while the other
+worker is idle.
+
+Of the best-effort work, in this order:
+- a `speculative` chunk (services/asr/speculation.py) is decoded as its commit would be;
+- a first partial (ingest's first offer of an utterance) puts something on screen, once per utterance;
+- a refresh of an utterance already shown goes last, and only within the refresh duty (REFRESH_DUTY).
+Partials are read in batches, and of each (session, seq) only the newest prefix is kept; one older
+than MAX_AGE_S (wall clock, from ingest's timestamp) or whose utterance this worker already committed
+is skipped, because a partial nobody sees in time is worthless.
 """
 
 from __future__ import annotations
@@ -28,54 +34,84 @@ from services.common.bus import Bus
 log = logging.getLogger("scribe.asr.partials")
 
 MAX_AGE_S = 2.0
-# Partials are drafts on screen: greedy, a 10 s encoder window, no fallback (each cheaper; together
-# a partial costs about a third of a commit, so one never holds a commit up for long); the commit
-# decodes properly.
-PARTIAL_DECODE = DecodeOptions(beam_size=1, word_timestamps=False, temperatures=(0.0,), window_s=10.0)
+# Partials are drafts on screen: greedy, a 10 s encoder window, no fallback, a token cap (each
+# cheaper; together a partial costs about a third of a commit, so one never holds a commit up for
+# long); the commit decodes properly.
+PARTIAL_DECODE = DecodeOptions(beam_size=1, word_timestamps=False, temperatures=(0.0,), window_s=10.0,
+                               tokens_per_s=12.0)
 _IDLE_POLL_S = 0.02
-# Share of a worker's time that partials may take. Idle time is not free on a small machine: ingest
-# (Opus decoding, VAD) and the other stages need the same cores, and partials of many sessions would
-# otherwise fill every idle moment. After a best-effort decode (partial or speculation) of d seconds
-# the worker rests d * (1 / PARTIAL_DUTY - 1) before the next partial; commits and speculations
-# (commit work done early, limited by SPECULATE_QUIET_S instead) never wait for that.
-PARTIAL_DUTY = 0.25
+# Share of a worker's time that refreshes may take, divided among the sessions it serves. Idle time is
+# not free on a small machine: ingest (Opus decoding, VAD) and the other stages need the same cores, and
+# refreshes of many sessions would otherwise fill every idle moment and slow every commit. After a
+# best-effort decode of d seconds the worker rests d * (1 / duty - 1) before the next refresh, where
+# duty is REFRESH_DUTY over the sessions whose partials it received in the last ACTIVE_WINDOW_S.
+# Speculations (commit work done early, limited by SPECULATE_QUIET_S instead) and first partials (one
+# per utterance) never rest. On 8 live sessions (bench.live's probe), refreshes at a fixed 25% took as
+# much model time as the commits and the first partial came 2-3 s after speech began; with first
+# partials first and this division, about 0.65 s.
+REFRESH_DUTY = 0.25
+ACTIVE_WINDOW_S = 5.0
 # A speculation pays only on a lightly loaded worker: one that committed an utterance this recently, or
 # holds other sessions' partials, is serving several sessions, and a speculation wasted (speech went
 # on) would hold up their commits.
 SPECULATE_QUIET_S = 2.0
 
 
+# The commit reader reads in blocks this short, so a best-effort decode that wants the model waits
+# at most this long for the reader to step out of its read.
+COMMIT_READ_BLOCK_S = 0.05
+
+
 class DecodeGate:
-    """One decode at a time on this worker's model; committed utterances before partials."""
+    """One decode at a time on this worker's model, and commits are taken only by a free model.
+
+    The commit reader takes utterances from the stream inside `taking_commits()`, and only while no
+    best-effort decode (partial or speculation) is waiting or running; a best-effort decode starts
+    only once the reader has stepped out (`best_effort()`). So an utterance that arrives while this
+    worker decodes a partial stays in the stream for the other worker, or for this one once it is
+    done, instead of waiting here behind the partial.
+    """
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
-        self._commits_waiting = 0
+        self._taking = False  # the commit reader is reading, or handling what it read
+        self._best_effort = False  # a best-effort decode is waiting to start, or running
+        self._changed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def taking_commits(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._best_effort)
+            self._taking = True
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._taking = False
+                self._changed.notify_all()
 
     @contextlib.asynccontextmanager
     async def commit(self) -> AsyncIterator[None]:
-        self._commits_waiting += 1
-        try:
-            await self._lock.acquire()
-        finally:
-            self._commits_waiting -= 1
-        try:
+        async with self._lock:
             yield
-        finally:
-            self._lock.release()
-
-    def idle(self) -> bool:
-        return not self._lock.locked() and self._commits_waiting == 0
 
     @contextlib.asynccontextmanager
-    async def partial(self) -> AsyncIterator[None]:
-        """Only enter when idle() (checked without awaiting in between, so nothing can slip in)."""
-        assert self.idle()
-        await self._lock.acquire()
+    async def best_effort(self) -> AsyncIterator[None]:
+        async with self._changed:
+            self._best_effort = True
+            try:
+                await self._changed.wait_for(lambda: not self._taking)
+            except BaseException:
+                self._best_effort = False
+                self._changed.notify_all()
+                raise
         try:
-            yield
+            async with self._lock:
+                yield
         finally:
-            self._lock.release()
+            async with self._changed:
+                self._best_effort = False
+                self._changed.notify_all()
 
 
 Decode = Callable[[np.ndarray, str, DecodeOptions], Awaitable[Recognition]]
@@ -87,14 +123,15 @@ class PartialDecoder:
 
     def __init__(self, bus: Bus, gate: DecodeGate, decode: Decode, prompt: Callable[[str], Awaitable[str]],
                  consumer: str, max_age_s: float = MAX_AGE_S, speculate: Speculate | None = None,
-                 duty: float = PARTIAL_DUTY) -> None:
+                 duty: float = REFRESH_DUTY) -> None:
         """speculate: how to decode a `speculative` chunk (None: like any partial)."""
         self.bus = bus
         self.gate = gate
         self.decode = decode
         self.speculate = speculate
         self.duty = duty
-        self._rest_until = 0.0  # loop time before which no best-effort decode starts
+        self._rest_until = 0.0  # loop time before which no refresh starts
+        self._sessions_seen: dict[str, float] = {}  # session -> loop time its last partial came in
         self._last_commit = -SPECULATE_QUIET_S  # loop time of this worker's last commit
         self.prompt = prompt
         self.consumer = consumer
@@ -115,32 +152,40 @@ class PartialDecoder:
     async def run(self, stop: asyncio.Event) -> None:
         await self.bus.ensure_group(keys.PARTIALS, keys.GROUP_ASR)
         while not stop.is_set():
-            if not self._latest:  # a read blocks when the stream is empty: only when there is nothing to do
-                for d in await self.bus.read(keys.PARTIALS, keys.GROUP_ASR, self.consumer, count=32):
-                    await self.bus.ack(keys.PARTIALS, keys.GROUP_ASR, d.entry_id)  # best effort: ack at once
-                    self._offer(pb.AudioChunk.FromString(d.payload))
+            # With partials in hand, look for new ones without waiting: a new utterance's first partial
+            # goes before refreshes of those already shown (_next).
+            block_s = 0.0 if self._latest else None
+            for d in await self.bus.read(keys.PARTIALS, keys.GROUP_ASR, self.consumer, count=32, block_s=block_s):
+                await self.bus.ack(keys.PARTIALS, keys.GROUP_ASR, d.entry_id)  # best effort: ack at once
+                self._offer(pb.AudioChunk.FromString(d.payload))
             chunk = self._next()
             if chunk is None:
                 continue
             loop = asyncio.get_running_loop()
-            resting = loop.time() < self._rest_until and not chunk.speculative  # a speculation is a commit, early
-            if not self.gate.idle() or resting:
+            # A speculation is a commit, early; a first partial is one per utterance: only refreshes rest.
+            resting = loop.time() < self._rest_until and not chunk.speculative and not chunk.first_partial
+            if resting:
                 await asyncio.sleep(_IDLE_POLL_S)
                 continue
+            key = (chunk.session_id, chunk.seq)
             others_waiting = any(sid != chunk.session_id for sid, _seq in self._latest)
-            del self._latest[(chunk.session_id, chunk.seq)]
-            started = loop.time()
-            if chunk.speculative and (others_waiting or started - self._last_commit < SPECULATE_QUIET_S):
+            del self._latest[key]
+            if chunk.speculative and (others_waiting or loop.time() - self._last_commit < SPECULATE_QUIET_S):
                 self.skipped += 1  # busy with other sessions: the commit will decode it
                 continue
-            async with self.gate.partial():
+            async with self.gate.best_effort():
+                if key in self._committed:  # committed here while the reader stepped out
+                    self.skipped += 1
+                    continue
+                started = loop.time()
                 if chunk.speculative and self.speculate is not None:
                     text = await self.speculate(chunk)
                 else:
                     prompt = await self.prompt(chunk.session_id)
                     pcm = np.frombuffer(chunk.pcm_s16le, dtype=np.int16)
                     text = (await self.decode(pcm, prompt, PARTIAL_DECODE)).text
-            self._rest_until = loop.time() + (loop.time() - started) * (1 / self.duty - 1)
+            duty = self.duty / max(1, self._active_sessions(loop.time()))
+            self._rest_until = loop.time() + (loop.time() - started) * (1 / duty - 1)
             self.decoded += 1
             await self.bus.publish(keys.PARTIAL_TEXT, pb.PartialTranscript(
                 session_id=chunk.session_id, seq=chunk.seq, start_s=chunk.start_s, end_s=chunk.end_s,
@@ -149,7 +194,14 @@ class PartialDecoder:
             if redis is not None:
                 await redis.xtrim(keys.PARTIAL_TEXT, maxlen=keys.PARTIAL_TEXT_MAXLEN, approximate=True)
 
+    def _active_sessions(self, now: float) -> int:
+        for sid, seen in list(self._sessions_seen.items()):
+            if now - seen > ACTIVE_WINDOW_S:
+                del self._sessions_seen[sid]
+        return len(self._sessions_seen)
+
     def _offer(self, chunk: pb.AudioChunk) -> None:
+        self._sessions_seen[chunk.session_id] = asyncio.get_running_loop().time()
         key = (chunk.session_id, chunk.seq)
         if key in self._committed:
             self.skipped += 1
@@ -158,6 +210,7 @@ class PartialDecoder:
         if held is None or chunk.end_s > held.end_s:
             if held is not None:
                 self.skipped += 1
+                chunk.first_partial |= held.first_partial  # still nothing on screen for this utterance
             self._latest[key] = chunk
 
     def _next(self) -> pb.AudioChunk | None:
@@ -170,4 +223,5 @@ class PartialDecoder:
                 self.skipped += 1
         if not self._latest:
             return None
-        return min(self._latest.values(), key=lambda c: (not c.speculative, c.sent_unix_s))
+        return min(self._latest.values(),
+                   key=lambda c: (not c.speculative, not c.first_partial, c.sent_unix_s))

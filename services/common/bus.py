@@ -55,11 +55,12 @@ class Bus(abc.ABC):
         """Create the consumer group (and the stream) if missing; reads start at the stream's beginning."""
 
     @abc.abstractmethod
-    async def read(self, stream: str, group: str, consumer: str, count: int = 1) -> list[Delivery]:
+    async def read(self, stream: str, group: str, consumer: str, count: int = 1,
+                   block_s: float | None = None) -> list[Delivery]:
         """Entries for this consumer: reclaimed stale ones first, then new ones.
 
-        Waits up to policy.block_s when there is nothing; entries past max_deliveries are
-        moved to the dead-letter stream instead of being returned.
+        Waits up to block_s (default policy.block_s; 0: not at all) when there is nothing; entries
+        past max_deliveries are moved to the dead-letter stream instead of being returned.
         """
 
     @abc.abstractmethod

@@ -11,14 +11,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 from google.protobuf.message import DecodeError
 
 from proto import scribe_pb2 as pb
 from services.common import keys
-from services.common.bus import Bus
+from services.common.bus import Bus, Delivery
 from services.common.errors import InputError
 
 log = logging.getLogger("scribe.consumer")
@@ -60,33 +62,44 @@ async def consume(
     *,
     stage: str,
     count: int = 1,
+    guard: Callable[[], AbstractAsyncContextManager[None]] | None = None,
+    block_s: float | None = None,
 ) -> None:
-    """Run `handler` on every entry of `stream` for `group` until `stop` is set."""
+    """Run `handler` on every entry of `stream` for `group` until `stop` is set.
+
+    guard: entered around each read and the handling of what it returned (the asr stage uses it to
+    take utterances only while its model is free); block_s: how long one read waits (bus default).
+    """
     await bus.ensure_group(stream, group)
     while not stop.is_set():
-        deliveries = await bus.read(stream, group, consumer, count=count)
-        for delivery in deliveries:
-            try:
-                await handler(delivery.payload)
-            except (InputError, DecodeError) as exc:
-                session_id = getattr(exc, "session_id", "") or session_of(delivery.payload)
-                category = getattr(exc, "category", "bad_message")
-                log.warning("%s: rejected entry %s (%s)", stage, delivery.entry_id, category)
-                await report_error(bus, stage, session_id, category, str(exc), fatal=True)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a worker must survive any one bad entry
-                log.error(
-                    "%s: entry %s failed on delivery %d with %s; left pending for retry",
-                    stage,
-                    delivery.entry_id,
-                    delivery.deliveries,
-                    type(exc).__name__,
-                )
-                if delivery.deliveries >= bus.policy.max_deliveries:
-                    await report_error(
-                        bus, stage, session_of(delivery.payload), "retries_exhausted",
-                        f"{stage} failed {delivery.deliveries} times ({type(exc).__name__})", fatal=True,
-                    )
-                continue
-            await bus.ack(stream, group, delivery.entry_id)
+        async with guard() if guard is not None else contextlib.nullcontext():
+            for delivery in await bus.read(stream, group, consumer, count=count, block_s=block_s):
+                await _handle(bus, stream, group, handler, delivery, stage)
+
+
+async def _handle(bus: Bus, stream: str, group: str, handler: Handler, delivery: Delivery, stage: str) -> None:
+    """One entry: acked when handled or rejected as bad input, left pending (for a retry) on a failure."""
+    try:
+        await handler(delivery.payload)
+    except (InputError, DecodeError) as exc:
+        session_id = getattr(exc, "session_id", "") or session_of(delivery.payload)
+        category = getattr(exc, "category", "bad_message")
+        log.warning("%s: rejected entry %s (%s)", stage, delivery.entry_id, category)
+        await report_error(bus, stage, session_id, category, str(exc), fatal=True)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a worker must survive any one bad entry
+        log.error(
+            "%s: entry %s failed on delivery %d with %s; left pending for retry",
+            stage,
+            delivery.entry_id,
+            delivery.deliveries,
+            type(exc).__name__,
+        )
+        if delivery.deliveries >= bus.policy.max_deliveries:
+            await report_error(
+                bus, stage, session_of(delivery.payload), "retries_exhausted",
+                f"{stage} failed {delivery.deliveries} times ({type(exc).__name__})", fatal=True,
+            )
+        return
+    await bus.ack(stream, group, delivery.entry_id)

@@ -57,9 +57,10 @@ class MemoryBus(Bus):
     async def ensure_group(self, stream: str, group: str) -> None:
         self._groups.setdefault((stream, group), _Group())
 
-    async def read(self, stream: str, group: str, consumer: str, count: int = 1) -> list[Delivery]:
+    async def read(self, stream: str, group: str, consumer: str, count: int = 1,
+                   block_s: float | None = None) -> list[Delivery]:
         await self.ensure_group(stream, group)
-        deadline = time.monotonic() + self.policy.block_s
+        deadline = time.monotonic() + (self.policy.block_s if block_s is None else block_s)
         while True:
             got = await self._reclaim(stream, group, consumer, count) or self._take_new(stream, group, consumer, count)
             if got:

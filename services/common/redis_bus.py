@@ -51,12 +51,15 @@ class RedisBus(Bus):
                 raise
         self._groups.add((stream, group))
 
-    async def read(self, stream: str, group: str, consumer: str, count: int = 1) -> list[Delivery]:
+    async def read(self, stream: str, group: str, consumer: str, count: int = 1,
+                   block_s: float | None = None) -> list[Delivery]:
         await self.ensure_group(stream, group)
         reclaimed = await self._reclaim(stream, group, consumer, count)
         if reclaimed:
             return reclaimed
-        block_ms = max(1, int(self.policy.block_s * 1000))
+        wait_s = self.policy.block_s if block_s is None else block_s
+        # XREADGROUP without BLOCK returns at once (BLOCK 0 would wait forever).
+        block_ms = max(1, int(wait_s * 1000)) if wait_s > 0 else None
         resp = await self._blocking.xreadgroup(group, consumer, {stream: ">"}, count=count, block=block_ms)
         out: list[Delivery] = []
         for _stream, entries in resp or []:

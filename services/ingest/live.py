@@ -7,7 +7,7 @@ through PyAV's AudioResampler, which holds back a few samples until flushed (`fl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
 
 import av
 import numpy as np
@@ -84,12 +84,21 @@ class _RecordingVad:
         return self.last
 
 
-@dataclass(frozen=True)
 class OpenUtterance:
-    start_s: float
-    end_s: float
-    pcm: np.ndarray
-    speaking: bool  # the newest frame was voiced
+    """The open utterance as it stands. Asked for on every audio frame, but its audio is needed only
+    about once a second (a partial), so the frames are joined on first use of `pcm`."""
+
+    def __init__(self, start_s: float, frames: list[np.ndarray], frame_samples: int, speaking: bool) -> None:
+        self.start_s = start_s
+        self.end_s = start_s + len(frames) * frame_samples / SAMPLE_RATE
+        self.speaking = speaking  # the newest frame was voiced
+        # The cutter only appends to this list (it starts a new one for the next utterance): the first
+        # len(frames) of it stay this utterance's frames.
+        self._frames, self._count = frames, len(frames)
+
+    @functools.cached_property
+    def pcm(self) -> np.ndarray:
+        return np.concatenate(self._frames[: self._count])
 
 
 class LiveCutter(UtteranceCutter):
@@ -145,5 +154,4 @@ class LiveCutter(UtteranceCutter):
     def open_utterance(self) -> OpenUtterance | None:
         if self._open is None:
             return None
-        pcm = np.concatenate(self._open)
-        return OpenUtterance(self._open_start, self._open_start + len(pcm) / SAMPLE_RATE, pcm, self._silent_frames == 0)
+        return OpenUtterance(self._open_start, self._open, self._frame, self._silent_frames == 0)

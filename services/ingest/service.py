@@ -215,8 +215,9 @@ class IngestService:
         since = open_utt.end_s - capture.last_partial_end_s
         if capture.last_partial_end_s > open_utt.start_s and since < PARTIAL_EVERY_S:
             return  # the first partial as soon as there is enough speech, then one a second
+        first = capture.last_partial_end_s <= open_utt.start_s
         capture.last_partial_end_s = open_utt.end_s
-        await self._offer_open(capture, open_utt)
+        await self._offer_open(capture, open_utt, first=first)
 
     async def _maybe_speculate(self, capture: Capture) -> None:
         """Offer the open utterance for a speculative commit once per pause, when it has just gone quiet."""
@@ -241,12 +242,13 @@ class IngestService:
         return spec.end_s
 
     async def _offer_open(self, capture: Capture, open_utt: OpenUtterance, speculative: bool = False,
-                          speech_end_s: float = 0.0) -> None:
+                          speech_end_s: float = 0.0, first: bool = False) -> None:
         """The open utterance as it stands, on the droppable partials stream."""
         chunk = pb.AudioChunk(session_id=capture.session_id, seq=capture.next_seq, start_s=open_utt.start_s,
                               end_s=open_utt.end_s, sample_rate=SAMPLE_RATE, is_partial=True,
                               speculative=speculative, pcm_s16le=open_utt.pcm.astype("<i2").tobytes(),
-                              sent_unix_s=time.time(), speech_end_s=speech_end_s, live=True)
+                              sent_unix_s=time.time(), speech_end_s=speech_end_s, live=True,
+                              first_partial=first)
         await self.bus.publish(keys.PARTIALS, chunk)
         await _cap_stream(self.bus, keys.PARTIALS, keys.PARTIALS_MAXLEN)
 
