@@ -13,8 +13,9 @@ import numpy as np
 from proto import scribe_pb2 as pb
 from services.asr.engine import TOKEN_ALLOWANCE, WhisperEngine
 from services.asr.service import AsrService
-from services.asr.streaming import PARTIAL_DECODE
+from services.asr.streaming import PARTIAL_DECODE, DecodeGate
 from services.common import keys
+from services.common.consumer import consume
 from services.common.memory_bus import MemoryBus
 from services.common.store import MemoryStore
 from services.ingest.audio import decode_audio, pcm_to_float
@@ -59,6 +60,34 @@ async def test_an_utterance_goes_to_the_worker_whose_model_is_free(engine: Whisp
 
             await _wait_for(all_out)
             assert a.calls == 0 and b.calls == 3
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+async def test_back_to_back_partials_leave_the_commit_reader_a_turn() -> None:
+    """A worker with best-effort work queued back to back still takes a commit between two decodes."""
+    bus, gate, stop = MemoryBus(), DecodeGate(), asyncio.Event()
+    handled: list[bytes] = []
+    decodes = 0
+
+    async def handle(payload: bytes) -> None:
+        handled.append(payload)
+
+    async def partials() -> None:
+        nonlocal decodes
+        while not stop.is_set():
+            async with gate.best_effort():
+                await asyncio.sleep(0.05)  # a partial decode
+                decodes += 1
+
+    tasks = [asyncio.create_task(consume(bus, "u", "g", "c", handle, stop, stage="asr", guard=gate.taking_commits)),
+             asyncio.create_task(partials())]
+    try:
+        await asyncio.sleep(0.2)
+        await bus.publish("u", pb.TranscriptSegment(session_id="s1", seq=1))
+        await asyncio.sleep(0.5)
+        assert len(handled) == 1 and decodes >= 5  # both kinds of work went on
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 10)

@@ -13,7 +13,7 @@ from proto import scribe_pb2 as pb
 from services.asr.engine import DecodeOptions, Recognition, WhisperEngine
 from services.asr.pitch import median_pitch_hz
 from services.asr.speculation import Speculations
-from services.asr.streaming import COMMIT_READ_BLOCK_S, DecodeGate, PartialDecoder
+from services.asr.streaming import DecodeGate, PartialDecoder
 from services.common import keys
 from services.common.bus import Bus
 from services.common.consumer import StageFailure, consume
@@ -59,7 +59,7 @@ class AsrService:
             return
         # Partials share the model: utterances are read only while it is free (DecodeGate).
         commits = consume(self.bus, keys.UTTERANCES, keys.GROUP_ASR, self.consumer, self.handle, stop,
-                          stage=self.stage, guard=self.gate.taking_commits, block_s=COMMIT_READ_BLOCK_S)
+                          stage=self.stage, guard=self.gate.taking_commits)
         await asyncio.gather(commits, self.partials.run(stop))
 
     async def handle(self, payload: bytes) -> None:

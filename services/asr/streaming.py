@@ -58,8 +58,8 @@ SPECULATE_QUIET_S = 2.0
 
 
 # The commit reader reads in blocks this short, so a best-effort decode that wants the model waits
-# at most this long for the reader to step out of its read.
-COMMIT_READ_BLOCK_S = 0.05
+# at most this long for the reader to step out of its read (on an idle worker, 50 reads a second).
+COMMIT_READ_BLOCK_S = 0.02
 
 
 class DecodeGate:
@@ -69,25 +69,31 @@ class DecodeGate:
     best-effort decode (partial or speculation) is waiting or running; a best-effort decode starts
     only once the reader has stepped out (`best_effort()`). So an utterance that arrives while this
     worker decodes a partial stays in the stream for the other worker, or for this one once it is
-    done, instead of waiting here behind the partial.
+    done, instead of waiting here behind the partial. After each best-effort decode the reader looks
+    at the stream once (without waiting) before the next may start: partials never starve commits.
     """
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
         self._taking = False  # the commit reader is reading, or handling what it read
         self._best_effort = False  # a best-effort decode is waiting to start, or running
+        self._has_reader = False  # a commit reader uses this gate (a worker without one owes no reads)
+        self._read_owed = False  # a best-effort decode ended: the reader's turn
         self._changed = asyncio.Condition()
 
     @contextlib.asynccontextmanager
-    async def taking_commits(self) -> AsyncIterator[None]:
+    async def taking_commits(self) -> AsyncIterator[float]:
+        """Around one read of the commit stream and its handling; yields how long the read may wait."""
         async with self._changed:
+            self._has_reader = True
             await self._changed.wait_for(lambda: not self._best_effort)
             self._taking = True
+            block_s = 0.0 if self._read_owed else COMMIT_READ_BLOCK_S
         try:
-            yield
+            yield block_s
         finally:
             async with self._changed:
-                self._taking = False
+                self._taking = self._read_owed = False
                 self._changed.notify_all()
 
     @contextlib.asynccontextmanager
@@ -98,6 +104,7 @@ class DecodeGate:
     @contextlib.asynccontextmanager
     async def best_effort(self) -> AsyncIterator[None]:
         async with self._changed:
+            await self._changed.wait_for(lambda: not self._read_owed)
             self._best_effort = True
             try:
                 await self._changed.wait_for(lambda: not self._taking)
@@ -111,6 +118,7 @@ class DecodeGate:
         finally:
             async with self._changed:
                 self._best_effort = False
+                self._read_owed = self._has_reader
                 self._changed.notify_all()
 
 

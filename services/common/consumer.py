@@ -62,17 +62,17 @@ async def consume(
     *,
     stage: str,
     count: int = 1,
-    guard: Callable[[], AbstractAsyncContextManager[None]] | None = None,
-    block_s: float | None = None,
+    guard: Callable[[], AbstractAsyncContextManager[float | None]] | None = None,
 ) -> None:
     """Run `handler` on every entry of `stream` for `group` until `stop` is set.
 
-    guard: entered around each read and the handling of what it returned (the asr stage uses it to
-    take utterances only while its model is free); block_s: how long one read waits (bus default).
+    guard: entered around each read and the handling of what it returned, and yields how long the
+    read may wait (None: the bus default). The asr stage uses it to take utterances only while its
+    model is free.
     """
     await bus.ensure_group(stream, group)
     while not stop.is_set():
-        async with guard() if guard is not None else contextlib.nullcontext():
+        async with guard() if guard is not None else contextlib.nullcontext() as block_s:
             for delivery in await bus.read(stream, group, consumer, count=count, block_s=block_s):
                 await _handle(bus, stream, group, handler, delivery, stage)
 
