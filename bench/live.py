@@ -248,7 +248,11 @@ async def run(args: argparse.Namespace) -> str:
     finals = [r["final_s"] for r in single]
     lines.append(f"| session stop -> final draft and codes, 1 session (n={len(finals)}) | "
                  f"mean {statistics.mean(finals):.2f} s, max {max(finals):.2f} s | <= 5 s (issue 5) |")
-    held = [n for n, _p95, mx in levels if mx < 2.0]
+    held = []  # the most sessions held with every smaller level tried held too
+    for n, _p95, mx in sorted(levels):
+        if mx >= 2.0:
+            break
+        held.append(n)
     for n, p95, mx in levels:
         lines.append(f"| {n} concurrent sessions: commit lag | p95 {p95:.2f} s, max {mx:.2f} s "
                      f"({'held' if mx < 2.0 else 'not held'}) | max < 2 s |")
