@@ -51,3 +51,23 @@ def gold_draft(case: dict[str, Any]) -> pb.DraftUpdate:
         note=draft_note(transcript, ctx),
         duration_s=transcript[-1].end_s if transcript else 0.0,
     )
+
+
+async def live_session_chunks(case_id: str, pcm: Any, stop: bool = False
+                              ) -> tuple[list[pb.AudioChunk], list[pb.AudioChunk]]:
+    """(chunks on scribe:partials, commits on scribe:utterances) of one live session with `case_id`'s
+    context, fed `pcm` in 20 ms frames as WebRTC delivers it, then stopped if `stop`."""
+    from services.common import keys
+    from services.common.memory_bus import MemoryBus
+    from services.common.store import MemoryStore
+    from services.ingest.service import IngestService
+
+    bus = MemoryBus()
+    ingest = IngestService(bus, MemoryStore())
+    sid = await ingest.start_session(case_context(load_case(case_id)), live=True, consent=True)
+    for i in range(0, len(pcm), 320):
+        await ingest.add_audio(sid, pcm[i : i + 320])
+    if stop:
+        await ingest.stop_session(sid)
+    partials = [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.PARTIALS)]
+    return partials, [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.UTTERANCES)]

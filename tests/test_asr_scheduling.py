@@ -19,9 +19,8 @@ from services.common.consumer import consume
 from services.common.memory_bus import MemoryBus
 from services.common.store import MemoryStore
 from services.ingest.audio import decode_audio, pcm_to_float
-from services.ingest.service import IngestService
 from services.ingest.vad import cut_utterances
-from tests.cases import case_audio, case_context, load_case
+from tests.cases import case_audio, case_context, live_session_chunks, load_case
 
 
 def _utterance_pcm(index: int = 1) -> np.ndarray:
@@ -140,14 +139,8 @@ def test_a_partial_decode_stops_at_its_token_cap(engine: WhisperEngine) -> None:
 
 
 async def test_ingest_marks_only_the_first_partial_of_each_utterance() -> None:
-    bus, store = MemoryBus(), MemoryStore()
-    ingest = IngestService(bus, store)
-    sid = await ingest.start_session(case_context(load_case("pub-004")), live=True, consent=True)
-    pcm = decode_audio(case_audio("pub-004"))[: 16_000 * 40]
-    for i in range(0, len(pcm), 320):
-        await ingest.add_audio(sid, pcm[i : i + 320])
-    offers = [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.PARTIALS)]
-    offers = [c for c in offers if not c.speculative]
+    partials, _commits = await live_session_chunks("pub-004", decode_audio(case_audio("pub-004"))[: 16_000 * 40])
+    offers = [c for c in partials if not c.speculative]
     by_seq: dict[int, list[pb.AudioChunk]] = {}
     for c in offers:
         by_seq.setdefault(c.seq, []).append(c)

@@ -16,9 +16,8 @@ from services.common import keys
 from services.common.memory_bus import MemoryBus
 from services.common.store import MemoryStore, RedisStore, SessionStore
 from services.ingest.audio import decode_audio
-from services.ingest.service import IngestService
 from services.ingest.vad import cut_utterances
-from tests.cases import case_audio, case_context, load_case
+from tests.cases import case_audio, case_context, live_session_chunks, load_case
 
 
 def _chunk(pcm: np.ndarray, speech_end_s: float, **extra: object) -> pb.AudioChunk:
@@ -106,15 +105,8 @@ async def test_files_and_commits_naming_no_speculation_are_decoded() -> None:
 async def test_ingest_offers_each_pause_once_and_each_commit_names_its_speculation() -> None:
     """Fed a dictation in 20 ms frames, ingest offers each pause once, and each commit names the
     speculation offered when its speech ended."""
-    bus, store = MemoryBus(), MemoryStore()
-    ingest = IngestService(bus, store)
-    sid = await ingest.start_session(case_context(load_case("pub-004")), live=True, consent=True)
-    pcm = decode_audio(case_audio("pub-004"))[: 16_000 * 40]
-    for i in range(0, len(pcm), 320):
-        await ingest.add_audio(sid, pcm[i : i + 320])
-    specs = [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.PARTIALS)]
-    specs = [c for c in specs if c.speculative]
-    commits = [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.UTTERANCES)]
+    partials, commits = await live_session_chunks("pub-004", decode_audio(case_audio("pub-004"))[: 16_000 * 40])
+    specs = [c for c in partials if c.speculative]
     assert commits and specs
     spec_keys = [speculation_key(c) for c in specs]
     assert len(spec_keys) == len(set(spec_keys))
@@ -125,15 +117,8 @@ async def test_ingest_offers_each_pause_once_and_each_commit_names_its_speculati
 
 async def _live_commits(pcm: np.ndarray) -> tuple[list[pb.AudioChunk], list[pb.AudioChunk]]:
     """(speculative chunks, commits) of one live session fed `pcm` in 20 ms frames, then stopped."""
-    bus, store = MemoryBus(), MemoryStore()
-    ingest = IngestService(bus, store)
-    sid = await ingest.start_session(case_context(load_case("pub-001")), live=True, consent=True)
-    for i in range(0, len(pcm), 320):
-        await ingest.add_audio(sid, pcm[i : i + 320])
-    await ingest.stop_session(sid)
-    specs = [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.PARTIALS)]
-    commits = [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.UTTERANCES)]
-    return [c for c in specs if c.speculative], commits
+    partials, commits = await live_session_chunks("pub-001", pcm, stop=True)
+    return [c for c in partials if c.speculative], commits
 
 
 async def test_speech_after_a_speculation_makes_the_commit_name_none_or_a_later_one() -> None:
