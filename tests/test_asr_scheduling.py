@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from services.asr.engine import TOKEN_ALLOWANCE, WhisperEngine
 from services.asr.service import AsrService
 from services.asr.streaming import PARTIAL_DECODE, DecodeGate
 from services.common import keys
+from services.common.bus import Delivery, DeliveryPolicy
 from services.common.consumer import consume
 from services.common.memory_bus import MemoryBus
 from services.common.store import MemoryStore
@@ -47,6 +49,7 @@ async def test_an_utterance_goes_to_the_worker_whose_model_is_free(engine: Whisp
     await store.put_context("s1", case_context(load_case("pub-001")))
     a = AsrService(bus, store, engine, consumer="asr-a")
     b = AsrService(bus, store, engine, consumer="asr-b")
+    a.gate.several_sessions = True  # as its PartialDecoder sets it with partials of several sessions
     stop = asyncio.Event()
     tasks = [asyncio.create_task(w.run(stop)) for w in (a, b)]
     try:
@@ -67,6 +70,7 @@ async def test_an_utterance_goes_to_the_worker_whose_model_is_free(engine: Whisp
 async def test_back_to_back_partials_leave_the_commit_reader_a_turn() -> None:
     """A worker with best-effort work queued back to back still takes a commit between two decodes."""
     bus, gate, stop = MemoryBus(), DecodeGate(), asyncio.Event()
+    gate.several_sessions = True
     handled: list[bytes] = []
     decodes = 0
 
@@ -90,6 +94,42 @@ async def test_back_to_back_partials_leave_the_commit_reader_a_turn() -> None:
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+async def test_a_worker_serving_one_session_reads_in_long_blocks_and_partials_do_not_wait() -> None:
+    """No polling and no stepping aside while a worker serves one session; with several, a partial does
+    not wait out the reader's long block either, and the reader then reads in short blocks."""
+    bus, gate, stop = MemoryBus(DeliveryPolicy(block_s=1.0)), DecodeGate(), asyncio.Event()
+    reads = 0
+    read = bus.read
+
+    async def counted_read(*args: Any, **kwargs: Any) -> list[Delivery]:
+        nonlocal reads
+        reads += 1
+        return await read(*args, **kwargs)
+
+    bus.read = counted_read  # type: ignore[method-assign]
+
+    async def handle(payload: bytes) -> None:
+        pass
+
+    task = asyncio.create_task(consume(bus, "u", "g", "c", handle, stop, stage="asr", guard=gate.taking_commits))
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.sleep(0.3)
+        assert reads == 1  # one read, waiting its whole block
+        for several in (False, True):  # one session; then the first partial of a second one
+            gate.several_sessions = several
+            t0 = loop.time()
+            async with gate.best_effort():
+                assert loop.time() - t0 < 0.1
+        await asyncio.sleep(1.0)  # the long read has ended
+        before = reads
+        await asyncio.sleep(0.3)
+        assert reads - before >= 5  # short blocks now
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
 
 
 async def test_a_first_partial_goes_before_refreshes_and_does_not_rest(engine: WhisperEngine) -> None:

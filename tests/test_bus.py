@@ -85,3 +85,13 @@ async def test_a_read_with_block_zero_returns_at_once(bus: Bus) -> None:
     (got,) = await bus.read("s", "g", "c1", block_s=0)
     assert pb.TranscriptSegment.FromString(got.payload).seq == 1
     assert asyncio.get_running_loop().time() - t0 < POLICY.block_s
+
+
+async def test_a_short_wait_keeps_to_its_length(bus: Bus) -> None:
+    """A 20 ms wait lasts about 20 ms. Redis ends a timed-out BLOCK only on its 100 ms timer tick, so the
+    asr commit reader, which steps aside for partials between such reads, would hold them up 5x longer."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    for _ in range(5):
+        assert await bus.read("s", "g", "c1", block_s=0.02) == []
+    assert 0.1 <= loop.time() - t0 < 0.3  # Redis's own BLOCK: 0.4-0.5 s

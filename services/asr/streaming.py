@@ -57,43 +57,57 @@ ACTIVE_WINDOW_S = 5.0
 SPECULATE_QUIET_S = 2.0
 
 
-# The commit reader reads in blocks this short, so a best-effort decode that wants the model waits
-# at most this long for the reader to step out of its read (on an idle worker, 50 reads a second).
+# A worker serving several sessions reads commits in blocks this short, so a best-effort decode that
+# wants the model waits at most this long for the reader to step out of its read (50 reads a second
+# while it serves several sessions; otherwise the bus's usual block, about one read a second).
 COMMIT_READ_BLOCK_S = 0.02
 
 
 class DecodeGate:
-    """One decode at a time on this worker's model, and commits are taken only by a free model.
+    """One decode at a time on this worker's model, and a worker serving several sessions takes
+    commits only while its model is free.
 
-    The commit reader takes utterances from the stream inside `taking_commits()`, and only while no
-    best-effort decode (partial or speculation) is waiting or running; an exclusive best-effort decode
-    starts only once the reader has stepped out (`best_effort()`). So an utterance arriving while this
-    worker decodes a partial stays in the stream for the other worker, or for this one once it is
-    done, instead of waiting here behind the partial. After each best-effort decode the reader looks
-    at the stream once (without waiting) before the next may start: partials never starve commits.
+    The commit reader takes utterances from the stream inside `taking_commits()`. While the worker
+    serves several sessions (`several_sessions`, kept by the PartialDecoder), it reads in short blocks,
+    and only while no best-effort decode (partial or speculation) is waiting or running; a best-effort
+    decode starts only once the reader has stepped out (`best_effort()`). So an utterance arriving while
+    this worker decodes a partial stays in the stream for the other worker, or for this one once it is
+    done, instead of waiting here behind the partial. After each best-effort decode the reader looks at
+    the stream once (without waiting) before the next may start: partials never starve commits.
+
+    Serving one session (or none), the reader waits in the bus's usual long block and a best-effort
+    decode just takes the model: the other worker is rarely busy then, and on two public dictations
+    (pub-009, pub-011) streamed alone, stepping the reader aside cost more than it saved (commit p50
+    0.60 s with it, 0.56 s without; first partial 0.58 s and 0.51 s). A best-effort decode never waits
+    for a reader in a long block either (the first partial of a second session): at most that one read
+    may take an utterance that then waits for the partial, as with one session.
     """
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
+        self.several_sessions = False
         self._taking = False  # the commit reader is reading, or handling what it read
-        self._best_effort = False  # a best-effort decode is waiting to start, or running
+        self._long_read = False  # ... and its read waits the bus's usual block
+        self._best_effort = False  # an exclusive best-effort decode is waiting to start, or running
         self._has_reader = False  # a commit reader uses this gate (a worker without one owes no reads)
         self._read_owed = False  # a best-effort decode ended: the reader's turn
         self._changed = asyncio.Condition()
 
     @contextlib.asynccontextmanager
-    async def taking_commits(self) -> AsyncIterator[float]:
-        """Around one read of the commit stream and its handling; yields how long the read may wait."""
+    async def taking_commits(self) -> AsyncIterator[float | None]:
+        """Around one read of the commit stream and its handling; yields how long the read may wait
+        (None: the bus's usual block)."""
         async with self._changed:
             self._has_reader = True
             await self._changed.wait_for(lambda: not self._best_effort)
             self._taking = True
-            block_s = 0.0 if self._read_owed else COMMIT_READ_BLOCK_S
+            block_s = 0.0 if self._read_owed else COMMIT_READ_BLOCK_S if self.several_sessions else None
+            self._long_read = block_s is None
         try:
             yield block_s
         finally:
             async with self._changed:
-                self._taking = self._read_owed = False
+                self._taking = self._read_owed = self._long_read = False
                 self._changed.notify_all()
 
     @contextlib.asynccontextmanager
@@ -102,30 +116,29 @@ class DecodeGate:
             yield
 
     @contextlib.asynccontextmanager
-    async def best_effort(self, exclusive: bool = True) -> AsyncIterator[None]:
-        """exclusive=False: start at once, even while the reader reads (an utterance it takes then waits
-        for this decode); for a worker serving one session, where the reader's turn costs more than it
-        saves."""
-        if not exclusive:
+    async def best_effort(self) -> AsyncIterator[None]:
+        if not self.several_sessions:
             async with self._lock:
                 yield
             return
         async with self._changed:
-            await self._changed.wait_for(lambda: not self._read_owed)
+            await self._changed.wait_for(lambda: not self._read_owed or self._long_read)
             self._best_effort = True
             try:
-                await self._changed.wait_for(lambda: not self._taking)
+                await self._changed.wait_for(lambda: not self._taking or self._long_read)
             except BaseException:
                 self._best_effort = False
                 self._changed.notify_all()
                 raise
+            # A reader still in its long block sees new utterances anyway: it is owed no extra read.
+            owe_read = self._has_reader and not self._long_read
         try:
             async with self._lock:
                 yield
         finally:
             async with self._changed:
                 self._best_effort = False
-                self._read_owed = self._has_reader
+                self._read_owed = owe_read
                 self._changed.notify_all()
 
 
@@ -173,6 +186,7 @@ class PartialDecoder:
             for d in await self.bus.read(keys.PARTIALS, keys.GROUP_ASR, self.consumer, count=32, block_s=block_s):
                 await self.bus.ack(keys.PARTIALS, keys.GROUP_ASR, d.entry_id)  # best effort: ack at once
                 self._offer(pb.AudioChunk.FromString(d.payload))
+            self.gate.several_sessions = self._active_sessions(asyncio.get_running_loop().time()) > 1
             chunk = self._next()
             if chunk is None:
                 continue
@@ -188,10 +202,7 @@ class PartialDecoder:
             if chunk.speculative and (others_waiting or loop.time() - self._last_commit < SPECULATE_QUIET_S):
                 self.skipped += 1  # busy with other sessions: the commit will decode it
                 continue
-            # Serving one session, the other worker is rarely busy and stepping the reader aside costs
-            # more than it saves: on two public dictations (pub-009, pub-011), streamed alone, the
-            # commit p50 was 0.60 s with it and 0.56 s without, the first partial 0.58 s and 0.51 s.
-            async with self.gate.best_effort(exclusive=self._active_sessions(loop.time()) > 1):
+            async with self.gate.best_effort():
                 if key in self._committed:  # committed here while the reader stepped out
                     self.skipped += 1
                     continue

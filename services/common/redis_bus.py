@@ -6,6 +6,7 @@ share a connection whose socket timeout is shorter than the block) and one for e
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import redis.asyncio as aioredis
@@ -20,6 +21,9 @@ _FIELD = b"m"
 # audio stream holds large entries, so its cap is lower. Both far exceed a clinic's backlog.
 DEFAULT_MAXLEN = 100_000
 MAXLEN = {keys.UTTERANCES: 20_000, keys.PARTIALS: keys.PARTIALS_MAXLEN}  # a stale partial is worthless
+# Redis ends a blocked read that timed out on its timer tick (every 100 ms at the default hz 10): here
+# a 20 ms BLOCK returned after 40-100 ms. A shorter wait is a read without BLOCK, then a local sleep.
+MIN_SERVER_BLOCK_S = 0.1
 
 
 class RedisBus(Bus):
@@ -59,8 +63,10 @@ class RedisBus(Bus):
             return reclaimed
         wait_s = self.policy.block_s if block_s is None else block_s
         # XREADGROUP without BLOCK returns at once (BLOCK 0 would wait forever).
-        block_ms = max(1, int(wait_s * 1000)) if wait_s > 0 else None
+        block_ms = int(wait_s * 1000) if wait_s >= MIN_SERVER_BLOCK_S else None
         resp = await self._blocking.xreadgroup(group, consumer, {stream: ">"}, count=count, block=block_ms)
+        if not resp and block_ms is None and wait_s > 0:
+            await asyncio.sleep(wait_s)  # the short wait, kept to its length (see MIN_SERVER_BLOCK_S)
         out: list[Delivery] = []
         for _stream, entries in resp or []:
             for entry_id, fields in entries:
