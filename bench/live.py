@@ -6,8 +6,8 @@
   segment latency, speech start -> first partial latency, and the WER / key-term recall of the
   streamed transcript next to whole-file decoding (`scribe dictate`'s path) of the same audio, i.e.
   the case after aiortc's Opus encoder and decoder (`webrtc_audio`), and of the original file;
-- streams N sessions at once for each N (starts staggered by --stagger s): the commit lag (p95, max);
-  "held" means max lag < 2 s;
+- streams N sessions at once for each N (starts staggered by --stagger s), from the fewest, until a
+  level is not held: the commit lag (p95, max); "held" means max lag < 2 s;
 - times the dictate path (EmbeddedPipeline.run_file, warm) on each case and the whole `scribe dictate`
   command on the longest (x real time).
 Latencies are measured at the client, from when the audio was played to when the event arrived on
@@ -216,7 +216,9 @@ async def run(args: argparse.Namespace) -> str:
     try:
         single = [await stream_one(url, case, cases_dir) for case in cases]
         levels = []
-        for n in [int(x) for x in args.sessions.split(",")]:
+        for n in sorted(int(x) for x in args.sessions.split(",")):
+            if levels and levels[-1][2] >= 2.0:
+                break  # a level not held: more sessions would not be held either
             # Sessions in a clinic do not start in the same 20 ms: stagger them (identical audio started
             # together would also end every utterance at once, a burst no clinic produces).
             runs = await asyncio.gather(*(stream_one(url, cases[i % len(cases)], cases_dir, i * args.stagger)
@@ -256,8 +258,11 @@ async def run(args: argparse.Namespace) -> str:
     for n, p95, mx in levels:
         lines.append(f"| {n} concurrent sessions: commit lag | p95 {p95:.2f} s, max {mx:.2f} s "
                      f"({'held' if mx < 2.0 else 'not held'}) | max < 2 s |")
-    lines.append(f"| most concurrent sessions held in real time (of {args.sessions}) | "
-                 f"{max(held) if held else 0} | >= 8 |")
+    most = f"{max(held)}" if held else "0"
+    if held and len(held) == len(levels):
+        most += " or more (every level tried held)"
+    lines.append(f"| most concurrent sessions held in real time (tried {','.join(str(n) for n, _, _ in levels)}) | "
+                 f"{most} | >= 8 |")
     rtf = statistics.mean(v[2] for v in files.values())
     lines.append(f"| `scribe dictate` path, whole files (pipeline warm) | {rtf:.1f}x real time (mean of {len(files)}) "
                  "| >= 20x |")
@@ -290,7 +295,8 @@ def main() -> None:
     # Every public dictation: tiny.en's WER moves by a few hundredths between two decodes of one case,
     # so the streamed-vs-whole-file comparison needs more than a handful of utterances.
     parser.add_argument("--cases", default="pub-001,pub-004,pub-006,pub-007,pub-009,pub-011")
-    parser.add_argument("--sessions", default="4,8,10,12")
+    # Tried in order until one is not held, so the figure is the machine's, not the list's.
+    parser.add_argument("--sessions", default="4,8,12,16,20,24")
     parser.add_argument("--stagger", type=float, default=1.3, help="seconds between concurrent sessions' starts")
     section = asyncio.run(run(parser.parse_args()))
     write_sections(section)

@@ -122,6 +122,8 @@ ankle eversion with blue derabin => ankle eversion with blue theraband
 dorsiflexion with blue the rabben. => dorsiflexion with blue theraband.
 a yellow the rag band => a yellow theraband
 a green the rabbit for rows => a green theraband for rows
+terminal knee extensions with a green the rabbet. => terminal knee extensions with a green theraband.
+Reciprocal stern negotiation on the 4 inch steps. => Reciprocal stair negotiation on the 4 inch steps.
 now read the rabbin external rotation => now red theraband external rotation
 rows with a TheraBand => rows with a theraband
 TheraBand rows => Theraband rows
@@ -214,6 +216,8 @@ the gate was open so the dog got out
 I made a quick dash to the car
 I read the rabbit book to my grandson
 the rabbit in the yard
+the hinge sits in a rabbet along the door frame
+he was stern with the landlord in the negotiation
 please stand by
 he stood by to assist
 contact guard
