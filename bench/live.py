@@ -215,7 +215,7 @@ async def run(args: argparse.Namespace) -> str:
     server = start_server(args.redis, args.port)
     try:
         single = [await stream_one(url, case, cases_dir) for case in cases]
-        levels = []
+        levels: list[tuple[int, float, float]] = []
         for n in sorted(int(x) for x in args.sessions.split(",")):
             if levels and levels[-1][2] >= 2.0:
                 break  # a level not held: more sessions would not be held either
