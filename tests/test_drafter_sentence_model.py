@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -47,13 +48,19 @@ def test_the_model_is_converted_once_and_a_converted_folder_loads_as_it_is(cache
     assert len(vector) == 384
 
 
-def test_an_unwritable_cache_still_gives_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unwritable_cache_still_gives_a_model_and_leaves_nothing_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     monkeypatch.setenv("SCRIBE_CACHE_DIR", str(blocker))
-    converted = converted_model(MINILM)
-    assert not converted.is_relative_to(blocker)
-    assert len(load_encoder(converted)(["Bridges at home."])[0]) == 384
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    with pytest.raises(OSError):
+        converted_model(MINILM)
+    encode = load_encoder(MINILM)
+    assert list(scratch.iterdir()) == []  # converted for this process, read into memory, removed
+    assert len(encode(["Bridges at home."])[0]) == 384
 
 
 def test_an_architecture_ctranslate2_cannot_convert_loads_with_transformers(tmp_path: Path, cache: Path) -> None:

@@ -57,12 +57,16 @@ def load_encoder(model_path: str | Path) -> Encoder:
         if (path / _CT2_WEIGHTS).is_file():
             return ct2_encoder(path)
         try:
-            converted = converted_model(path)
+            return ct2_encoder(converted_model(path))
         except ValueError as exc:  # CTranslate2 has no converter for this architecture (MPNet, say)
             log.warning("drafter: sentence model not convertible to CTranslate2 (%s); loading it with "
                         "transformers", type(exc).__name__)
             return transformers_encoder(path)
-        return ct2_encoder(converted)
+        except OSError as exc:  # a read-only home: convert for this process; the model is read into memory
+            log.warning("drafter: cannot write the sentence-model cache (%s); converting for this process only",
+                        type(exc).__name__)
+            with tempfile.TemporaryDirectory(prefix="scribe-sentence-model-") as work:
+                return ct2_encoder(_convert(path, Path(work) / "model"))
     except (ImportError, SentenceModelError):
         raise
     except Exception as exc:  # a corrupt or partial folder: say which, not a stack of library frames
@@ -93,17 +97,13 @@ def ct2_encoder(path: Path) -> Encoder:
 
 
 def converted_model(path: Path) -> Path:
-    """The CTranslate2 copy of a Hugging Face folder, converting it on first use."""
+    """The CTranslate2 copy of a Hugging Face folder in the cache, converting it on first use
+    (OSError: the cache cannot be written)."""
     target = cache_dir() / "sentence-models" / _fingerprint(path)
     if (target / _CT2_WEIGHTS).is_file():
         return target
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return _convert(path, target)
-    except OSError as exc:  # a read-only home: convert for this process only
-        log.warning("drafter: cannot write the sentence-model cache (%s); converting into a temporary folder",
-                    type(exc).__name__)
-        return _convert(path, Path(tempfile.mkdtemp(prefix="scribe-sentence-model-")) / "model")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return _convert(path, target)
 
 
 def _convert(path: Path, target: Path) -> Path:
