@@ -97,3 +97,13 @@ def test_dictate_with_a_wrong_sentence_model_folder_exits_with_one_line(tmp_path
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"scribe: error: no sentence model at {tmp_path / 'nowhere'} "
                                                 "(no tokenizer.json)"]
+
+
+def test_a_drafter_worker_with_a_wrong_folder_stops_as_a_configuration_error(tmp_path: Path, redis_url: str) -> None:
+    """Exit code 2 is what `scribe serve` reads as "restarting cannot help"."""
+    env = {**os.environ, "SCRIBE_EMBEDDINGS_MODEL": str(tmp_path / "nowhere")}
+    proc = subprocess.run([sys.executable, "-m", "services.cli", "worker", "drafter", "--redis", redis_url],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (f"scribe: error: drafter cannot start: no sentence model at "
+                                                    f"{tmp_path / 'nowhere'} (no tokenizer.json)")
