@@ -140,8 +140,6 @@ def _fingerprint(path: Path) -> str:
 
 def transformers_encoder(path: Path) -> Encoder:
     """The same encoder on torch and transformers (for a model CTranslate2 cannot convert)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     _quiet_transformers()
     import torch
     from transformers import AutoModel, AutoTokenizer
@@ -166,7 +164,8 @@ def transformers_encoder(path: Path) -> Encoder:
 
 
 def _quiet_transformers() -> None:
-    """A progress bar on stderr would garble `scribe dictate`'s one-line errors and the eval table."""
+    """Offline, and silent: a progress bar on stderr would garble `scribe dictate`'s one-line errors
+    and the eval table."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
