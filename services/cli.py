@@ -221,12 +221,15 @@ def status(redis_url: str) -> None:
 @click.option("--model", "model_path", help="CTranslate2 Whisper model directory.")
 @click.option("--save-asr", "save_asr_dir", help="Keep each case's recognised segments in this directory.")
 @click.option("--from-asr", "from_asr_dir", help="Skip ASR: draft and code the segments --save-asr kept.")
+@click.option("--aggregate", is_flag=True,
+              help="Print and save only the summaries (all, ambient, dictation): how a held-out set is read.")
 def evaluate(cases_dir: str | None, json_path: str | None, from_text: bool, only: tuple[str, ...],
-             model_path: str | None, save_asr_dir: str | None, from_asr_dir: str | None) -> None:
+             model_path: str | None, save_asr_dir: str | None, from_asr_dir: str | None, aggregate: bool) -> None:
     """Run every case of a directory (default: ../shared/eval/public) and print the scores."""
     from services.evaluation.runner import run_eval
 
-    sys.exit(run_eval(cases_dir, json_path, from_text, list(only), model_path, save_asr_dir, from_asr_dir))
+    sys.exit(run_eval(cases_dir, json_path, from_text, list(only), model_path, save_asr_dir, from_asr_dir,
+                      per_case=not aggregate))
 
 
 def main() -> None:

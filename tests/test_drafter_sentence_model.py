@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.drafter import embeddings, sentence_model
-from services.drafter.sentence_model import SentenceModelError, converted_model, load_encoder
+from services.common import sentence_model
+from services.common.sentence_model import SentenceModelError, converted_model, load_encoder
+from services.drafter import embeddings
 from tests.cases import case_audio, load_case
 
 MINILM = Path(embeddings.default_model_path())

