@@ -207,7 +207,7 @@ class DraftUpdate(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., version: _Optional[int] = ..., is_final: _Optional[bool] = ..., context: _Optional[_Union[SessionContext, _Mapping]] = ..., transcript: _Optional[_Iterable[_Union[TranscriptSegment, _Mapping]]] = ..., note: _Optional[_Union[Note, _Mapping]] = ..., duration_s: _Optional[float] = ...) -> None: ...
 
 class CodeSuggestion(_message.Message):
-    __slots__ = ("cpt", "units", "minutes", "start", "stop", "modifiers", "rationale", "evidence", "timed", "units_stated")
+    __slots__ = ("cpt", "units", "minutes", "start", "stop", "modifiers", "rationale", "evidence", "timed", "units_stated", "needs_review", "confidence", "runner_up", "review_reason")
     CPT_FIELD_NUMBER: _ClassVar[int]
     UNITS_FIELD_NUMBER: _ClassVar[int]
     MINUTES_FIELD_NUMBER: _ClassVar[int]
@@ -218,6 +218,10 @@ class CodeSuggestion(_message.Message):
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     TIMED_FIELD_NUMBER: _ClassVar[int]
     UNITS_STATED_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_REVIEW_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    RUNNER_UP_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_REASON_FIELD_NUMBER: _ClassVar[int]
     cpt: str
     units: int
     minutes: int
@@ -228,7 +232,11 @@ class CodeSuggestion(_message.Message):
     evidence: _containers.RepeatedCompositeFieldContainer[EvidenceSpan]
     timed: bool
     units_stated: int
-    def __init__(self, cpt: _Optional[str] = ..., units: _Optional[int] = ..., minutes: _Optional[int] = ..., start: _Optional[str] = ..., stop: _Optional[str] = ..., modifiers: _Optional[_Iterable[str]] = ..., rationale: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[EvidenceSpan, _Mapping]]] = ..., timed: _Optional[bool] = ..., units_stated: _Optional[int] = ...) -> None: ...
+    needs_review: bool
+    confidence: float
+    runner_up: str
+    review_reason: str
+    def __init__(self, cpt: _Optional[str] = ..., units: _Optional[int] = ..., minutes: _Optional[int] = ..., start: _Optional[str] = ..., stop: _Optional[str] = ..., modifiers: _Optional[_Iterable[str]] = ..., rationale: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[EvidenceSpan, _Mapping]]] = ..., timed: _Optional[bool] = ..., units_stated: _Optional[int] = ..., needs_review: _Optional[bool] = ..., confidence: _Optional[float] = ..., runner_up: _Optional[str] = ..., review_reason: _Optional[str] = ...) -> None: ...
 
 class Flag(_message.Message):
     __slots__ = ("kind", "message", "cpt", "dismissed", "dismiss_reason")

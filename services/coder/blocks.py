@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from proto import scribe_pb2 as pb
-from services.coder import classify, detect
+from services.coder import activity, classify
+from services.coder.ambient import ambient_visit
 from services.coder.rules import CodingRules
 from services.coder.text import find_durations, find_ranges, find_units, parse_clock, split_sentences
+from services.coder.visit import THERAPIST_ROLES, Block, Sentence, Visit
 
-THERAPIST_ROLES = ("therapist", "")
 _SECTION_RE = re.compile(
     r"^\s*(subjective|objective|assessment|plan|goals?|long[\s-]term goals?|short[\s-]term goals?)\s*(?:[.:,-]|$)",
     re.IGNORECASE,
@@ -61,49 +61,6 @@ _CONTAINER_CLOSE_RE = re.compile(r"\b(?:group|class|session|today|evaluation|eva
 _CONTAINER_KINDS = ("group", "evaluation", "reevaluation")
 
 
-@dataclass
-class Sentence:
-    seg: int
-    text: str
-    section: str = ""
-    block: int = -1  # index into the visit's blocks, -1 = outside every block
-    closing: bool = False  # part of the utterance that closes its block
-    speaker: str = "therapist"
-
-
-@dataclass
-class Block:
-    cpt: str
-    start: int | None = None  # minute of the day
-    stop: int | None = None
-    duration: int | None = None  # minutes said, when no clock times were
-    segs: list[int] = field(default_factory=list)
-    units_stated: int = 0
-    kind: str = "treatment"
-
-    @property
-    def minutes(self) -> int:
-        if self.start is not None and self.stop is not None:
-            return max(0, self.stop - self.start)
-        return self.duration or 0
-
-    @property
-    def has_times(self) -> bool:
-        return self.start is not None and self.stop is not None
-
-
-@dataclass
-class Visit:
-    blocks: list[Block]
-    sentences: list[Sentence]
-
-    def block_sentences(self, index: int) -> list[Sentence]:
-        return [s for s in self.sentences if s.block == index]
-
-    def block_text(self, index: int) -> str:
-        return " ".join(s.text for s in self.block_sentences(index))
-
-
 def statement_text(transcript: Sequence[pb.TranscriptSegment]) -> str:
     """Everything said except questions (a question about diabetes is not a history of diabetes)."""
     return " ".join(t for seg in transcript for t in split_sentences(seg.text) if not t.rstrip().endswith("?"))
@@ -120,7 +77,8 @@ def _kind(rules: CodingRules, cpt: str) -> str:
 def find_visit(draft: pb.DraftUpdate, rules: CodingRules) -> Visit:
     ctx = draft.context
     if ctx.mode == "ambient":
-        visit = _ambient(draft.transcript, ctx, rules)
+        visit = ambient_visit(draft.transcript, ctx, rules, activity.current(rules),
+                              _ambient_evaluation(draft.transcript, ctx, rules))
     else:
         visit = _dictation(draft.transcript, ctx, rules)
     _ensure_evaluation(visit, draft.transcript, ctx, rules)
@@ -317,133 +275,18 @@ def _dictation_fallback(blocks: list[Block], sentences: list[Sentence], ctx: pb.
 # ---------------------------------------------------------------- ambient
 
 
-def _utterance_code(texts: Sequence[str], ctx: pb.SessionContext, rules: CodingRules,
-                    full_text: str) -> tuple[str | None, bool]:
-    """(code the sentences point at, whether it was named outright)."""
-    text = " ".join(t for t in texts if not _PLAN_RE.search(t) and not t.rstrip().endswith("?")
-                    and not _ASSESS_RE.search(t)
-                    and not (detect.is_goal_link(t, rules.lexicon) and not _OPENER_RE.search(t)))
-    if not text:
-        return None, False
-    for kind, _s, _e in classify.eval_mentions(text, rules):
-        if _OPENER_RE.search(text):
-            code = _eval_code(kind, full_text, ctx, rules)
-            if code:
-                return code, True
-    named = classify.named_services(text, rules, ctx.discipline)
-    if named:
-        return named[0].cpt, True
-    return classify.best_code(classify.keyword_scores(text, rules, ctx.discipline)), False
-
-
-def _ambient(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContext, rules: CodingRules) -> Visit:
-    anchor = _anchor(ctx) or 0
-    sentences: list[Sentence] = []
-    blocks: list[Block] = []
-    current = -1
-    pending: str | None = None
-    full_text = statement_text(transcript)
-
-    def minute(t: float) -> int:
-        return anchor + int(t // 60)
-
-    def open_block(cpt: str, seg_index: int, t: float) -> int:
-        blocks.append(Block(cpt, start=minute(t), kind=_kind(rules, cpt)))
-        return len(blocks) - 1
-
-    for i, seg in enumerate(transcript):
-        if seg.speaker not in THERAPIST_ROLES:
-            sentences.append(Sentence(i, seg.text, "", current, False, seg.speaker))
-            continue
-        texts = split_sentences(seg.text) or [seg.text]
-        close_at = -1
-        if current >= 0:
-            for k, t in enumerate(texts):
-                if _CLOSE_RE.search(t) and (blocks[current].kind not in _CONTAINER_KINDS
-                                            or _CONTAINER_CLOSE_RE.search(t)):
-                    close_at = k
-        if close_at >= 0:
-            # "Bike is done, now we'll work on balance, ...": a recogniser often joins the close and the next
-            # opener with commas; what follows the closing phrase is the next activity's opener.
-            closing = texts[close_at]
-            ends = [m.end() for m in _CLOSE_RE.finditer(closing)]
-            tail = closing[ends[-1]:].lstrip(" ,;:-") if ends else ""
-            if tail and _OPENER_RE.search(tail):
-                texts = [*texts[:close_at], closing[:ends[-1]], tail, *texts[close_at + 1:]]
-            block = blocks[current]
-            for t in texts[: close_at + 1]:
-                sentences.append(Sentence(i, t, "", current, True))
-            block.stop = minute(seg.start_s)
-            block.segs.append(i)
-            current = -1
-            rest = texts[close_at + 1:]
-            code, _named = _utterance_code(rest, ctx, rules, full_text)
-            if code and any(_DOING_RE.search(t) for t in rest):
-                current = open_block(code, i, seg.start_s)
-                blocks[current].segs.append(i)
-                pending = None
-            elif code and any(_OPENER_RE.search(t) for t in rest):
-                pending = code
-            else:
-                pending = None
-            for t in rest:
-                sentences.append(Sentence(i, t, "", current))
-            continue
-        code, named = _utterance_code(texts, ctx, rules, full_text)
-        opener = any(_OPENER_RE.search(t) for t in texts if not _PLAN_RE.search(t))
-        doing = any(_DOING_RE.search(t) for t in texts if not _PLAN_RE.search(t))
-        if current < 0:
-            start_code = None
-            if pending is not None:
-                start_code = code if (code and named) else pending
-            elif code and (opener or (named and doing) or (doing and opener)):
-                start_code = code
-            elif code and named and _kind(rules, code) not in _CONTAINER_KINDS and not seg.text.rstrip().endswith("?"):
-                start_code = code
-            pending = None
-            if start_code is not None:
-                current = open_block(start_code, i, seg.start_s)
-        elif code and code != blocks[current].cpt:
-            block = blocks[current]
-            container = block.kind in _CONTAINER_KINDS
-            same_score = classify.keyword_scores(" ".join(texts), rules, ctx.discipline).get(block.cpt, 0.0)
-            switch = (named and (opener or not container)) or (not container and opener and same_score == 0)
-            if switch:
-                block.stop = minute(seg.start_s)
-                current = open_block(code, i, seg.start_s)
-        for t in texts:
-            sentences.append(Sentence(i, t, "", current))
-        if current >= 0:
-            blocks[current].segs.append(i)
-    if current >= 0:
-        last = blocks[current].segs[-1] if blocks[current].segs else len(transcript) - 1
-        blocks[current].stop = minute(transcript[last].end_s)
-    return _merge_adjacent(Visit(blocks, sentences))
-
-
-def _merge_adjacent(visit: Visit, gap: int = 2) -> Visit:
-    """One block per run of the same code: "bike is done, now heel slides" stays one 97110 block."""
-    blocks = visit.blocks
-    mapping: dict[int, int] = {}
-    merged: list[Block] = []
-    for index, block in enumerate(blocks):
-        prev = merged[-1] if merged else None
-        if (prev is not None and prev.cpt == block.cpt and prev.stop is not None and block.start is not None
-                and block.start - prev.stop <= gap):
-            prev.stop = block.stop
-            prev.segs.extend(block.segs)
-            prev.units_stated = max(prev.units_stated, block.units_stated)
-            mapping[index] = len(merged) - 1
-        else:
-            merged.append(block)
-            mapping[index] = len(merged) - 1
-    for s in visit.sentences:
-        if s.block >= 0:
-            s.block = mapping[s.block]
-    return Visit(merged, visit.sentences)
-
-
 # ---------------------------------------------------------------- evaluations
+
+
+def _ambient_evaluation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContext,
+                        rules: CodingRules) -> str | None:
+    """The evaluation code an ambient session bills: an evaluation visit's, or a re-evaluation said."""
+    text = statement_text(transcript)
+    if ctx.note_type == "evaluation":
+        return classify.evaluation_code("evaluation", text, ctx.discipline, rules)
+    if any(kind == "reevaluation" for kind, _s, _e in classify.eval_mentions(text, rules)):
+        return classify.evaluation_code("reevaluation", text, ctx.discipline, rules)
+    return None
 
 
 def _ensure_evaluation(visit: Visit, transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContext,

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 
 from proto import scribe_pb2 as pb
 from services.coder import modifiers
-from services.coder.blocks import Block, Visit, find_visit
+from services.coder.blocks import find_visit
 from services.coder.flags import METHOD_NAMES, CodeLine, build_flags
 from services.coder.rules import CodingRules, PayerRules
 from services.coder.text import format_clock
 from services.coder.units import units_for_code, units_for_method
+from services.coder.visit import Block, Visit
 
 _FALLBACK_PAYER = PayerRules("unknown", "Unknown payer", "per_code", False, False, "59")
 
@@ -95,14 +96,24 @@ def code_draft(draft: pb.DraftUpdate, rules: CodingRules) -> pb.CodingResult:
                 notes.append(f"NCCI PTP edit with {hit.column1} has modifier indicator 0: not separately payable")
         start, stop = _span(line)
         evidence = _evidence(visit, draft, line.blocks)
+        doubt = min((b for _, b in line.blocks), key=lambda b: b.confidence)
         result.codes.append(pb.CodeSuggestion(
             cpt=line.cpt, units=line.units, minutes=line.minutes, start=start, stop=stop, modifiers=mods,
             rationale=_rationale(line, rules, method, total_timed, start, stop, evidence, notes),
             evidence=evidence, timed=line.timed, units_stated=line.units_stated,
+            needs_review=any(b.needs_review for _, b in line.blocks), confidence=doubt.confidence,
+            runner_up=doubt.runner_up if doubt.needs_review else "",
+            review_reason=_review_reason(doubt) if doubt.needs_review else "",
         ))
     result.flags.extend(build_flags(visit, lines, draft, rules, method, hits, distinct))
     result.draft.CopyFrom(draft)
     return result
+
+
+def _review_reason(block: Block) -> str:
+    """Why the classifier doubts a block's code, in catalogue terms (never the patient's words)."""
+    return (f"{block.cpt} at {block.confidence:.0%}; runner-up {block.runner_up or 'none'}. "
+            f"Nearest catalogue activities: {block.why or 'none'}. Confirm the code or change it.")
 
 
 def _rationale(line: CodeLine, rules: CodingRules, method: str, total_timed: int, start: str, stop: str,

@@ -63,6 +63,7 @@ class Lexicon:
     slp_areas: dict[str, PhraseSet]
     cues: PhraseSet
     coaching: PhraseSet
+    corrections: PhraseSet
     goal_markers: PhraseSet
     functional: PhraseSet
     comparison: PhraseSet
@@ -254,6 +255,7 @@ def _load_lexicon(path: Path, codes: dict[str, CodeInfo]) -> Lexicon:
         slp_areas={k: ps(areas, k, "evaluation.slp_areas") for k in areas},
         cues=ps(det, "cues", "detectors"),
         coaching=ps(det, "coaching", "detectors"),
+        corrections=ps(det, "corrections", "detectors"),
         goal_markers=ps(det, "goal_markers", "detectors"),
         functional=ps(det, "functional", "detectors"),
         comparison=ps(det, "comparison", "detectors"),

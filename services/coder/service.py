@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from proto import scribe_pb2 as pb
+from services.coder import activity
 from services.coder.coding import apply_dismissals, code_draft
 from services.coder.rules import CodingRules, load_default_rules
 from services.common import keys
@@ -24,6 +25,8 @@ class CoderService:
         self.consumer = consumer
 
     async def run(self, stop: asyncio.Event) -> None:
+        # The activity classifier's sentence model, loaded off the event loop before the first draft.
+        await asyncio.to_thread(activity.install_from_env)
         await consume(self.bus, keys.DRAFTS, keys.GROUP_CODER, self.consumer, self.handle, stop, stage=self.stage)
 
     async def handle(self, payload: bytes) -> None:

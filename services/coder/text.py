@@ -1,7 +1,7 @@
 """Time and number phrases in transcript text: clock ranges, durations, stated units.
 
 The transcript arrives in written form ("from 10:05 to 10:23", "12 minutes", "2 units");
-spoken forms ("from ten oh five to ten twenty three", "twelve minutes") are understood too,
+spoken forms ("from nine forty to ten oh two", "twelve minutes") are understood too,
 so the coder does not depend on the normaliser having caught every phrase.
 """
 
@@ -127,7 +127,8 @@ def _clock_parts(text: str) -> tuple[int, int, str] | None:
 
 
 def resolve_clock(hour: int, minute: int, ampm: str, anchor: int | None) -> int | None:
-    """Minutes after midnight; a 12-hour time is placed nearest at or after the session start."""
+    """Minutes after midnight; a 12-hour time is placed nearest the session's start (a dictation after the
+    session says earlier times, a live session later ones: either way the nearer reading is the one)."""
     if minute > 59 or hour > 23:
         return None
     if ampm == "pm" and hour < 12:
@@ -139,9 +140,7 @@ def resolve_clock(hour: int, minute: int, ampm: str, anchor: int | None) -> int 
     candidates = [(hour % 12) * 60 + minute, (hour % 12 + 12) * 60 + minute]
     if anchor is None:
         return candidates[0] if 7 <= hour <= 12 else candidates[1]
-    # The first candidate not more than an hour before the session started.
-    after = [c for c in candidates if c >= anchor - 60]
-    return min(after) if after else candidates[-1]
+    return min(candidates, key=lambda c: (abs(c - anchor), c))
 
 
 @dataclass(frozen=True)

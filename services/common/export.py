@@ -53,6 +53,8 @@ def result_to_dict(result: pb.CodingResult) -> dict[str, Any]:
                 "modifiers": list(c.modifiers),
                 "rationale": c.rationale,
                 "evidence": [_span(e) for e in c.evidence],
+                **({"needs_review": True, "confidence": round(c.confidence, 2), "runner_up": c.runner_up or None,
+                    "review_reason": c.review_reason} if c.needs_review else {}),
             }
             for c in result.codes
         ],

@@ -1,0 +1,598 @@
+"""Ambient sessions: where each activity the therapist leads starts and stops, and what it is.
+
+The session is a sequence of therapist sentences. Each carries evidence for the codes (the
+intervention catalogue, read by `activity.ActivityModel`) and conversational cues (data/segmentation.toml):
+an announcement leads a new activity, a wrap-up ends one, plan and interview talk is not treatment,
+counting, dosing and instructions are treatment in progress. A Viterbi pass labels every sentence with
+the code of the activity it belongs to, or "none": switching activity costs less where an announcement
+or a wrap-up says the therapist moves on, so a block follows what the therapist leads, not where the
+first recognised exercise happens to be named. Sentences with no evidence (praise, counting, chat
+during an exercise) stay in the activity around them: every stretch of therapist-led treatment belongs
+to some block.
+
+Block times follow the therapist: a block starts at the sentence that opens it and stops at its
+wrap-up, or where the next activity is announced.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from proto import scribe_pb2 as pb
+from services.coder import classify
+from services.coder.activity import ActivityModel, Evidence
+from services.coder.catalogue import stems
+from services.coder.lexicon import PhraseSet
+from services.coder.rules import CodingRules
+from services.coder.text import parse_clock, split_sentences
+from services.coder.visit import THERAPIST_ROLES, Block, Sentence, Visit
+from services.common.errors import RulesError
+
+CUES_FILE = Path(__file__).resolve().parent / "data" / "segmentation.toml"
+
+NONE, PRE, EVAL = "none", "pre", "eval"
+# Costs (in the units of the evidence logits) of the labelling's moves.
+SWITCH = 6.0  # from one activity to another, unannounced
+SWITCH_ANNOUNCED = 2.0  # ... at an announcement
+SWITCH_NAMED = 3.0  # ... at "Now X" / "Next, the Y" naming only the next item, no kind of activity
+SWITCH_LED = 4.0  # ... at a sentence that only opens with "now", "next" ("Now push")
+START = 2.5  # from no activity into one
+START_ANNOUNCED = 0.5
+START_LED = 1.5
+END = 3.0  # from an activity to none
+END_AFTER_WRAPUP = 0.0
+STAY_AFTER_WRAPUP = 1.5
+EVAL_EXIT = 4.0  # from the evaluation to treatment
+EVAL_EXIT_AFTER_WRAPUP = 0.5  # the same activity going on after the therapist ended it
+EVAL_EXIT_ANNOUNCED = 1.5  # treatment announced after the evaluation
+# Evidence for "none": talk about the plan and goodbyes, the interview before treatment.
+PLAN_WEIGHT = 1.5
+INTERVIEW_WEIGHT = 0.8
+DOING_WEIGHT = 1.0  # treatment in progress argues against "none"
+BEFORE_GOALS_SCALE = 0.5  # an evaluation's treatment evidence before the therapist sets the goals
+EVAL_BASE = 0.6  # in an evaluation visit, a sentence with no treatment evidence is part of the evaluation
+# The therapist's hands doing the work, the patient passive, is manual therapy whatever it is called.
+MANUAL_CODE = "97140"
+HANDS_ON_WEIGHT = 2.0
+# A category named in an announcement ("some balance now") counts as much as an intervention's name.
+CATEGORY_WEIGHT = 3.0
+# The sentence model reads each sentence with this many therapist sentences on either side.
+CONTEXT_LINES = 2
+# A plan or a measurement names activities without doing them: its evidence counts this much.
+TALKED_ABOUT = 0.25
+# A labelled stretch with less evidence than this in all is not an activity of its own.
+MIN_RUN_EVIDENCE = 6.0
+MIN_ANNOUNCED_RUN_EVIDENCE = 2.0  # ... unless the therapist announced it
+# The most evidence one sentence gives a code: a sentence naming three exercises is one sentence.
+MAX_SENTENCE_EVIDENCE = 6.0
+# Sentences addressed to several people that make a session a class even with no group named.
+GROUP_ADDRESSES = 5
+# Two stretches of one code with this little "none" between them are one block.
+MERGE_GAP_MIN = 2
+# A block that ends with no wrap-up stops at the next off-task sentence when it comes this soon.
+STOP_REACH_S = 90.0
+
+
+@dataclass(frozen=True)
+class Cues:
+    announce: PhraseSet
+    lead: PhraseSet
+    continue_after_lead: PhraseSet
+    wrap_strong: PhraseSet
+    wrap_weak: PhraseSet
+    plan: PhraseSet
+    session_end: PhraseSet
+    preview: PhraseSet
+    measure: PhraseSet
+    purpose: PhraseSet
+    interview: PhraseSet
+    counting: PhraseSet
+    positions: PhraseSet
+    imperatives: frozenset[str]
+    openers: PhraseSet
+    determiners: PhraseSet
+    transit: PhraseSet
+    hands_on: PhraseSet
+    categories: dict[str, PhraseSet]
+    group: PhraseSet
+
+
+def _list(data: dict[str, object], table: str, key: str) -> list[str]:
+    section = data.get(table)
+    value = section.get(key) if isinstance(section, dict) else None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RulesError(f"{CUES_FILE} [{table}] {key} must be a list of strings")
+    return value
+
+
+@functools.lru_cache(maxsize=1)
+def load_cues(path: Path = CUES_FILE) -> Cues:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RulesError(f"cannot read the segmentation cues {path}: {exc}") from None
+    return Cues(
+        announce=PhraseSet.of(_list(data, "announce", "strong")),
+        lead=PhraseSet.of(_list(data, "announce", "lead")),
+        continue_after_lead=PhraseSet.of(_list(data, "announce", "continue_after_lead")),
+        wrap_strong=PhraseSet.of(_list(data, "wrapup", "strong")),
+        wrap_weak=PhraseSet.of(_list(data, "wrapup", "weak")),
+        plan=PhraseSet.of(_list(data, "plan", "phrases")),
+        session_end=PhraseSet.of(_list(data, "session_end", "phrases")),
+        preview=PhraseSet.of(_list(data, "preview", "phrases")),
+        measure=PhraseSet.of(_list(data, "measure", "phrases")),
+        purpose=PhraseSet.of(_list(data, "purpose", "phrases")),
+        interview=PhraseSet.of(_list(data, "interview", "phrases")),
+        counting=PhraseSet.of(_list(data, "doing", "counting")),
+        positions=PhraseSet.of(_list(data, "doing", "positions")),
+        imperatives=frozenset(_list(data, "doing", "imperatives")),
+        openers=PhraseSet.of(_list(data, "doing", "openers")),
+        determiners=PhraseSet.of(_list(data, "announce", "determiners")),
+        transit=PhraseSet.of(_list(data, "announce", "transit")),
+        hands_on=PhraseSet.of([*_list(data, "hands_on", "agent"), *_list(data, "hands_on", "passive")]),
+        categories={code: PhraseSet.of(_list(data, "categories", code))
+                    for code in (data.get("categories") or {})},
+        group=PhraseSet.of(_list(data, "group", "address")),
+    )
+
+
+@dataclass
+class Line:
+    """One therapist sentence on the session clock, with what it says about the activities."""
+
+    seg: int
+    text: str
+    t: float  # start of its utterance, seconds
+    end_t: float
+    first_in_seg: bool
+    evidence: Evidence = field(default_factory=Evidence)
+    announce: bool = False
+    transit: bool = False  # moving to where the next activity happens, without naming it
+    led: bool = False  # opens with "now", "next", ...: a new activity if it names one, else the same going on
+    named_only: bool = False  # led, naming only an item ("Next, the cutting board"): perhaps the same activity
+    wrapup: bool = False
+    settle: bool = False  # praise or sitting down: may end an activity, does not have to
+    plan: bool = False
+    session_end: bool = False
+    preview: bool = False
+    question: bool = False
+    measure: bool = False
+    purpose: bool = False
+    interview: bool = False
+    doing: bool = False
+    hands_on: bool = False
+    group: bool = False
+    after_goals: bool = False  # said after the therapist set the goals
+    before_goals: bool = False  # said before the therapist set them (when they are set at all)
+
+
+_WORD = re.compile(r"[a-z']+")
+
+
+def _strip_openers(text: str, cues: Cues) -> str:
+    rest = text.strip().lower()
+    for _ in range(4):
+        m = cues.openers.regex.match(rest) if cues.openers.regex is not None else None
+        if not m:
+            break
+        rest = rest[m.end():].lstrip(" ,.;:-!")
+    return rest
+
+
+def _names_at_head(head: str, cues: Cues, model: ActivityModel) -> bool:
+    """An activity named first in a sentence ("Wall squats, back flat", "The cones now") introduces it."""
+    rest = head
+    m = cues.determiners.regex.match(rest) if cues.determiners.regex is not None else None
+    if m:
+        rest = rest[m.end():].lstrip()
+    if any(names.regex is not None and names.regex.match(rest) for names in cues.categories.values()):
+        return True
+    words = stems(rest)
+    return any(h.start == 0 and h.kind == "name" for h in model.catalogue.index.find(words[:6]))
+
+
+def read_cues(text: str, cues: Cues, verbs: frozenset[str], model: ActivityModel | None = None) -> dict[str, bool]:
+    """The conversational cues of one sentence."""
+    low = text.lower()
+    question = low.rstrip().endswith("?")
+    head = _strip_openers(text, cues)
+    lead = cues.lead.regex.match(head) if cues.lead.regex is not None else None
+    if lead is None and cues.lead.regex is not None:
+        lead = cues.lead.regex.match(low.strip())
+        head_of_lead = low.strip()
+    else:
+        head_of_lead = head
+    announce = cues.announce.found(text) and not question
+    led = False
+    if lead and not announce:
+        after = head_of_lead[lead.end():].lstrip(" ,")
+        led = bool(after) and not (cues.continue_after_lead.regex is not None
+                                   and cues.continue_after_lead.regex.match(after))
+    measure = cues.measure.found(text)
+    wrapup = cues.wrap_strong.found(text)
+    if not announce and not question and not measure and not wrapup and model is not None:
+        announce = _names_at_head(head, cues, model)
+    first = _WORD.match(head)
+    imperative = first is not None and (first.group(0) in cues.imperatives or first.group(0) in verbs)
+    doing = (imperative or cues.counting.found(text) or cues.positions.found(text)) and not measure
+    return {
+        "announce": announce,
+        "led": led and not announce,
+        "transit": cues.transit.found(text) and not any(c.found(text) for c in cues.categories.values()),
+        "wrapup": wrapup,
+        "settle": cues.wrap_weak.found(text),
+        "plan": cues.plan.found(text),
+        "session_end": cues.session_end.found(text) and (cues.wrap_strong.found(text) or cues.wrap_weak.found(text)
+                                                         or cues.plan.found(text)),
+        "preview": cues.preview.found(text),
+        "question": question,
+        "measure": measure,
+        "purpose": cues.purpose.found(text),
+        "interview": cues.interview.found(text) or (question and not doing),
+        "doing": doing and not question,
+        "hands_on": cues.hands_on.found(text),
+        "group": cues.group.found(text),
+    }
+
+
+# The therapist stating the plan of care's goals ("my goals for you", "our goals are").
+_GOALS_SET = re.compile(r"\b(?:my|our|your|the|long[- ]term|short[- ]term)\s+goals?\b(?:\s+(?:for you|are|is|will be))?",
+                        re.IGNORECASE)
+_NEXT_CLAUSE = re.compile(r"[,;]\s+(?=(?:and\s+)?(?:now|next|then|so now|okay|ok|alright|let's|let us|we'll|we will|"
+                          r"we're going to|we are going to|time for|time to)\b)", re.IGNORECASE)
+
+
+def _clauses(sentences: Sequence[str], cues: Cues) -> list[str]:
+    """A spoken sentence that ends one activity and opens the next ("The bike is done, now we'll work on
+    balance") is two lines: the close belongs to the one, the opening to the other."""
+    out: list[str] = []
+    for sentence in sentences:
+        parts = _NEXT_CLAUSE.split(sentence)
+        head = parts[0]
+        for part in parts[1:]:
+            if cues.wrap_strong.found(head) and not cues.announce.found(head):
+                out.append(head)
+                head = part
+            else:
+                head = f"{head}, {part}"
+        out.append(head)
+    return out
+
+
+def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityModel, discipline: str,
+                  cues: Cues) -> list[Line]:
+    verbs = _catalogue_verbs(model)
+    lines: list[Line] = []
+    for i, seg in enumerate(transcript):
+        if seg.speaker not in THERAPIST_ROLES:
+            continue
+        for k, text in enumerate(_clauses(split_sentences(seg.text) or [seg.text], cues)):
+            line = Line(i, text, seg.start_s, seg.end_s, k == 0)
+            for name, value in read_cues(text, cues, verbs, model).items():
+                setattr(line, name, value)
+            lines.append(line)
+    goals_at = next((i for i, ln in enumerate(lines) if _GOALS_SET.search(ln.text) and not ln.question), None)
+    if goals_at is not None:
+        for ln in lines[goals_at + 1:]:
+            ln.after_goals = True
+        for ln in lines[:goals_at]:
+            ln.before_goals = True
+    texts = [ln.text for ln in lines]
+    windows = [" ".join(texts[a:b]) for a, b in _windows(lines)]
+    allowed = set(model.allowed_codes(discipline))
+    for line, ev in zip(lines, model.evidence(texts, discipline, windows), strict=True):
+        named = [code for code, names in cues.categories.items() if code in allowed and names.found(line.text)]
+        if line.led and (ev.hits or named):  # "Now the cones", "Next is balance": moving on to something named
+            line.announce, line.led, line.named_only = True, False, not named
+        if line.plan or line.measure or line.purpose or line.preview or line.question:
+            ev = ev.scaled(TALKED_ABOUT)  # "keep doing the bridges at home": named, not being done
+        elif (line.wrapup or line.settle) and not line.announce:
+            ev = ev.scaled(TALKED_ABOUT)  # "you can hop off now": says it ends, not what it was
+        # "we're going to do some balance" names what follows; "that's it for balance" what it closes.
+        if line.announce or line.wrapup:
+            for code in named:
+                ev.phrase[code] = ev.phrase.get(code, 0.0) + CATEGORY_WEIGHT
+        if line.hands_on and MANUAL_CODE in model.allowed_codes(discipline):
+            ev.phrase[MANUAL_CODE] = ev.phrase.get(MANUAL_CODE, 0.0) + HANDS_ON_WEIGHT
+        line.evidence = ev
+    return lines
+
+
+@functools.lru_cache(maxsize=4)
+def _verbs_of(model_id: int, model: ActivityModel) -> frozenset[str]:
+    out = set()
+    for e in model.catalogue.interventions:
+        for v in e.verbs:
+            words = v.lower().split()
+            if words:
+                out.add(words[0])
+    return frozenset(out)
+
+
+def _catalogue_verbs(model: ActivityModel) -> frozenset[str]:
+    return _verbs_of(id(model), model)
+
+
+def _windows(lines: Sequence[Line]) -> list[tuple[int, int]]:
+    """For each sentence, the sentences the sentence model reads with it: up to CONTEXT_LINES on
+    either side, never across an announcement (the sentences before it belong to another activity)."""
+    out = []
+    for i in range(len(lines)):
+        a = i
+        while a > 0 and i - a < CONTEXT_LINES and not lines[a].announce:
+            a -= 1
+        b = i + 1
+        while b < len(lines) and b - i <= CONTEXT_LINES and not lines[b].announce:
+            b += 1
+        out.append((a, b))
+    return out
+
+
+# ---------------------------------------------------------------- labelling
+
+
+def _emissions(line: Line, states: Sequence[str], codes: Sequence[str], evaluation: bool = False) -> list[float]:
+    logits = line.evidence.logits(codes)
+    if evaluation and line.before_goals:  # an evaluation's tests look like treatment until the goals are set
+        logits = {c: v * BEFORE_GOALS_SCALE for c, v in logits.items()}
+    out = []
+    for s in states:
+        if s in (NONE, PRE):
+            score = (PLAN_WEIGHT if line.plan else 0.0) + (INTERVIEW_WEIGHT if line.interview else 0.0)
+            out.append(score - (DOING_WEIGHT if line.doing else 0.0))
+        elif s == EVAL:
+            # Setting the goals closes an evaluation (the plan of care is its last part): after them a
+            # sentence is no longer the evaluation's by default.
+            out.append((0.0 if line.after_goals else EVAL_BASE) + (INTERVIEW_WEIGHT if line.interview else 0.0))
+        else:
+            out.append(min(logits.get(s, 0.0), MAX_SENTENCE_EVIDENCE))
+    return out
+
+
+def _move_cost(prev: str, state: str, line: Line, before: Line | None, ended: bool = False) -> float:
+    """Cost of moving from `prev` (the state of `before`) to `state` at `line`; inf if not allowed.
+    `ended`: the therapist has ended the session before `line`: only "none" follows."""
+    if ended and state not in (NONE, PRE):
+        return float("inf")
+    wrapped = before is not None and (before.wrapup or before.session_end)
+    if prev == state:
+        return STAY_AFTER_WRAPUP if wrapped and state not in (NONE, PRE, EVAL) else 0.0
+    if state == PRE or (state == EVAL and prev != PRE):
+        return float("inf")  # the pre-evaluation talk and the evaluation come first, once
+    if state in (NONE,):
+        return END_AFTER_WRAPUP if wrapped else END
+    if prev in (NONE, PRE):
+        return START_ANNOUNCED if (line.announce or wrapped) else START_LED if line.led else START
+    if prev == EVAL:  # an evaluation tests function too: it ends when the therapist ends it
+        return EVAL_EXIT_AFTER_WRAPUP if wrapped else EVAL_EXIT_ANNOUNCED if line.announce else EVAL_EXIT
+    if wrapped:  # the last activity is over: the next one starts as from no activity
+        return START_ANNOUNCED if line.announce else START_LED if line.led else START
+    if line.announce:
+        return SWITCH_NAMED if line.named_only else SWITCH_ANNOUNCED
+    return SWITCH_LED if line.led else SWITCH
+
+
+def label(lines: Sequence[Line], codes: Sequence[str], evaluation: bool) -> list[str]:
+    """The most likely state of each sentence: Viterbi over the sentences' emissions minus the cost of
+    each move (cheap where the therapist announces or wraps up, dear elsewhere)."""
+    if not lines:
+        return []
+    states = [PRE, EVAL, NONE, *codes] if evaluation else [NONE, *codes]
+    start = PRE if evaluation else NONE
+    score = [(0.0 if s == start else -_move_cost(start, s, lines[0], None)) + e
+             for s, e in zip(states, _emissions(lines[0], states, codes, evaluation), strict=True)]
+    back: list[list[int]] = []
+    ended = False
+    for line, before in zip(lines[1:], lines, strict=False):
+        ended = ended or before.session_end
+        emit = _emissions(line, states, codes, evaluation)
+        new_score, pointers = [], []
+        for s in states:
+            moves = [score[k] - _move_cost(p, s, line, before, ended) for k, p in enumerate(states)]
+            best_k = max(range(len(states)), key=moves.__getitem__)
+            new_score.append(moves[best_k])
+            pointers.append(best_k)
+        score = [v + e for v, e in zip(new_score, emit, strict=True)]
+        back.append(pointers)
+    j = max(range(len(states)), key=score.__getitem__)
+    path = [j]
+    for pointers in reversed(back):
+        j = pointers[j]
+        path.append(j)
+    return [states[k] for k in reversed(path)]
+
+
+# ---------------------------------------------------------------- blocks
+
+
+@dataclass
+class Run:
+    state: str
+    lines: list[Line]
+
+
+def _runs(lines: Sequence[Line], labels: Sequence[str]) -> list[Run]:
+    runs: list[Run] = []
+    for line, state in zip(lines, labels, strict=True):
+        if runs and runs[-1].state == state:
+            runs[-1].lines.append(line)
+        else:
+            runs.append(Run(state, [line]))
+    return runs
+
+
+def _absorb_weak_runs(runs: list[Run], codes: Sequence[str]) -> list[Run]:
+    """A stretch labelled with a code on too little evidence (a stray word) joins what it interrupts."""
+    out: list[Run] = []
+    for run in runs:
+        if run.state not in (NONE, PRE, EVAL):
+            total = sum(min(ln.evidence.logits([run.state])[run.state], MAX_SENTENCE_EVIDENCE) for ln in run.lines)
+            announced = run.lines[0].announce or (bool(out) and out[-1].lines[-1].wrapup)
+            if total < (MIN_ANNOUNCED_RUN_EVIDENCE if announced else MIN_RUN_EVIDENCE):
+                run = Run(out[-1].state if out else NONE, run.lines)
+        if out and out[-1].state == run.state:
+            out[-1].lines.extend(run.lines)
+        else:
+            out.append(run)
+    return out
+
+
+def _start_t(run: Run, previous: Run | None) -> float:
+    """The opening sentence's time; but when the previous activity's wrap-up shares an utterance with
+    only a move to the next place ("Done with those. Cane in hand, out to the corridor."), the
+    activity itself starts with the next utterance."""
+    first = run.lines[0]
+    if previous is not None and previous.lines[-1].seg == first.seg and previous.lines[-1].wrapup:
+        here = [ln for ln in run.lines if ln.seg == first.seg]
+        later = [ln for ln in run.lines if ln.seg != first.seg]
+        if later and all(ln.transit for ln in here):
+            return later[0].t
+    return first.t
+
+
+def _stop_t(run: Run, following: Run | None, following_start: float | None) -> float:
+    last = run.lines[-1]
+    if any(ln.wrapup or ln.session_end for ln in run.lines[-2:]):
+        return max(ln.t for ln in run.lines[-2:] if ln.wrapup or ln.session_end)
+    if following is not None and following.state not in (NONE, PRE) and following_start is not None:
+        return following_start
+    if following is not None:
+        first = following.lines[0]
+        if first.wrapup or first.settle or first.t - last.end_t <= STOP_REACH_S:
+            return first.t  # the therapist's closing words, or the talk that follows at once
+    return last.end_t
+
+
+def ambient_visit(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContext, rules: CodingRules,
+                  model: ActivityModel, evaluation_code: str | None) -> Visit:
+    """Blocks and sentences of an ambient session (see the module docstring)."""
+    lines = session_lines(transcript, model, ctx.discipline, load_cues())
+    return visit_from_lines(transcript, lines, ctx, rules, model, evaluation_code)
+
+
+def visit_from_lines(transcript: Sequence[pb.TranscriptSegment], lines: Sequence[Line], ctx: pb.SessionContext,
+                     rules: CodingRules, model: ActivityModel, evaluation_code: str | None) -> Visit:
+    anchor = parse_clock(ctx.session_start) or 0
+    codes = [c for c in model.allowed_codes(ctx.discipline) if rules.code(c).kind == "treatment"]
+    labels = label(lines, codes, evaluation_code is not None)
+    runs = _absorb_weak_runs(_runs(lines, labels), codes)
+    group = _is_group(lines, model, ctx, rules)
+
+    def minute(t: float) -> int:
+        return anchor + int(t // 60)
+
+    blocks: list[Block] = []
+    line_block: dict[int, int] = {}  # id(line) -> block index
+    starts = [(_start_t(r, runs[n - 1] if n else None)) for n, r in enumerate(runs)]
+    for n, run in enumerate(runs):
+        if run.state in (NONE, PRE):
+            continue
+        following = runs[n + 1] if n + 1 < len(runs) else None
+        start_t = starts[n]
+        stop_t = _stop_t(run, following, starts[n + 1] if following is not None else None)
+        if run.state == EVAL:
+            assert evaluation_code is not None
+            block = Block(evaluation_code, kind=rules.code(evaluation_code).kind)
+        else:
+            total = Evidence()
+            for ln in run.lines:
+                total.add(ln.evidence)
+            guess = model.decide(total, ctx.discipline, codes)
+            cpt = guess.cpt if guess is not None else run.state
+            block = Block(cpt, kind="treatment")
+            if guess is not None:
+                block.confidence, block.runner_up, block.why = guess.confidence, guess.runner_up, guess.why
+                block.needs_review = guess.needs_review
+        block.start, block.stop = minute(start_t), minute(stop_t)
+        block.segs = sorted({ln.seg for ln in run.lines})
+        blocks.append(block)
+        for ln in run.lines:
+            line_block[id(ln)] = len(blocks) - 1
+    if group:
+        blocks, line_block = _as_group(blocks, line_block, rules)
+    sentences = _sentences(transcript, lines, line_block)
+    return _drop_empty(_merge_same_code(Visit(blocks, sentences)))
+
+
+def _drop_empty(visit: Visit) -> Visit:
+    """A treatment block that starts and stops in the same minute is a stray sentence, not a service."""
+    keep = [i for i, b in enumerate(visit.blocks) if b.kind != "treatment" or b.minutes > 0]
+    if len(keep) == len(visit.blocks):
+        return visit
+    mapping = {old: new for new, old in enumerate(keep)}
+    for s in visit.sentences:
+        s.block = mapping.get(s.block, -1)
+    return Visit([visit.blocks[i] for i in keep], visit.sentences)
+
+
+def _sentences(transcript: Sequence[pb.TranscriptSegment], lines: Sequence[Line],
+               line_block: dict[int, int]) -> list[Sentence]:
+    """Every sentence with its block: a therapist's its own, anyone else's the block being led then."""
+    by_seg: dict[int, list[Line]] = {}
+    for ln in lines:
+        by_seg.setdefault(ln.seg, []).append(ln)
+    out: list[Sentence] = []
+    current = -1
+    for i, seg in enumerate(transcript):
+        if seg.speaker in THERAPIST_ROLES:
+            for ln in by_seg.get(i, []):
+                current = line_block.get(id(ln), -1)
+                out.append(Sentence(i, ln.text, "", current, ln.wrapup, seg.speaker))
+        else:
+            out.append(Sentence(i, seg.text, "", current, False, seg.speaker))
+    return out
+
+
+def _is_group(lines: Sequence[Line], model: ActivityModel, ctx: pb.SessionContext, rules: CodingRules) -> bool:
+    """A class: the therapist addresses several people, or names the group."""
+    if "97150" not in rules.codes or not classify.allowed(rules, "97150", ctx.discipline):
+        return False
+    addressed = sum(1 for ln in lines if ln.group)
+    named = sum(1 for ln in lines if ln.evidence.phrase.get("97150", 0.0) >= 3.0)
+    # "everybody" slips into one-on-one talk ("that's hard for everybody"): a class shows in both
+    # ways, or in addressing the room again and again.
+    return (named >= 1 and addressed >= 2) or addressed >= GROUP_ADDRESSES
+
+
+def _as_group(blocks: list[Block], line_block: dict[int, int], rules: CodingRules
+              ) -> tuple[list[Block], dict[int, int]]:
+    """A group session bills the class once (97150), from its first activity to its end."""
+    treatment = [b for b in blocks if b.kind == "treatment"]
+    if not treatment:
+        return blocks, line_block
+    group = Block("97150", start=treatment[0].start, stop=treatment[-1].stop, kind="group",
+                  segs=sorted({s for b in treatment for s in b.segs}))
+    kept = [b for b in blocks if b.kind != "treatment"]
+    index = {id(b): n for n, b in enumerate(kept)}
+    new_blocks = [*kept, group]
+    remap: dict[int, int] = {}
+    for line_id, n in line_block.items():
+        b = blocks[n]
+        remap[line_id] = index[id(b)] if id(b) in index else len(new_blocks) - 1
+    return new_blocks, remap
+
+
+def _merge_same_code(visit: Visit) -> Visit:
+    """One block per run of a code: two stretches with only a short pause between them are one."""
+    merged: list[Block] = []
+    mapping: dict[int, int] = {}
+    for index, block in enumerate(visit.blocks):
+        prev = merged[-1] if merged else None
+        if (prev is not None and prev.cpt == block.cpt and prev.stop is not None and block.start is not None
+                and block.start - prev.stop <= MERGE_GAP_MIN):
+            prev.stop = block.stop
+            prev.segs.extend(block.segs)
+            prev.needs_review = prev.needs_review and block.needs_review
+            mapping[index] = len(merged) - 1
+        else:
+            merged.append(block)
+            mapping[index] = len(merged) - 1
+    for s in visit.sentences:
+        if s.block >= 0:
+            s.block = mapping[s.block]
+    return Visit(merged, visit.sentences)
