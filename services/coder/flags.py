@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 from proto import scribe_pb2 as pb
 from services.coder import detect
-from services.coder.blocks import THERAPIST_ROLES, Block, Visit
 from services.coder.modifiers import PtpHit
 from services.coder.rules import CodingRules
 from services.coder.text import format_clock
+from services.coder.visit import THERAPIST_ROLES, Block, Visit
 
+# single_deficit_97530: the one deficit named this often, in a block of at least this many sentences.
+SINGLE_DEFICIT_MENTIONS = 2
+SINGLE_DEFICIT_MIN_SENTENCES = 2
 METHOD_NAMES = {"cms": "the CMS total-time method", "per_code": "the per-code method"}
 
 
@@ -95,15 +98,24 @@ def build_flags(visit: Visit, lines: Sequence[CodeLine], draft: pb.DraftUpdate, 
                                f"{line.cpt}: {stated} units stated but {why}; supported units: {line.units}",
                                line.cpt))
 
-    # Goal links: a block's own sentences, or a visit-level statement (outside blocks, or closing a block).
-    def goal_ok(s_section: str, text: str) -> bool:
-        return s_section != "subjective" and (detect.is_goal_link(text, lex) or s_section == "goal")
+    # Goal links (missing_goal_link). Satisfied, for a block, by
+    #  1. a sentence of the block that ties the work to a function: a goal marker ("toward", "so you can",
+    #     "your goal"), a purpose with a functional object ("to help with the stairs"), "for getting up ...";
+    #  2. a sentence of the block that names what one of the context's goals is about ("the low couch",
+    #     "the cupboard", "your grandchildren"), in any wording, outside talk of the plan;
+    #  3. such a sentence said for the whole visit: outside every block, or closing one ("all of this
+    #     builds toward cooking again"); in an ambient session, anywhere (one conversation: "that's your
+    #     goal" said once ties the session's work to it);
+    #  4. for an evaluation, any goal set in the visit (the evaluation writes the plan of care).
+    # A patient's own report (subjective) never links: it is the patient's words, not the therapist's.
+    goals = detect.GoalTerms.of(ctx.goals, lex)
 
-    if ambient:  # one conversation: a goal statement anywhere in it covers every block
-        visit_goal = any(goal_ok(s.section, s.text) for s in therapist)
-    else:
-        visit_goal = any(goal_ok(s.section, s.text) for s in therapist if s.block < 0 or s.closing)
-    # An evaluation sets the plan of care: a goal stated anywhere in the visit ties it to the goals.
+    def goal_ok(s_section: str, text: str) -> bool:
+        if s_section == "goal":
+            return True
+        return s_section != "subjective" and (detect.is_goal_link(text, lex) or goals.named_in(text))
+
+    visit_goal = any(goal_ok(s.section, s.text) for s in therapist if ambient or s.block < 0 or s.closing)
     any_goal = any(goal_ok(s.section, s.text) or (s.section != "subjective" and detect.is_goal_statement(s.text, lex))
                    for s in therapist)
     for line in lines:
@@ -148,10 +160,14 @@ def build_flags(visit: Visit, lines: Sequence[CodeLine], draft: pb.DraftUpdate, 
                 flags.append(_flag("missing_skilled_cues",
                                    f"{where(block)} documents no skilled cueing or clinical decision", block.cpt))
             if block.cpt == "97530":
-                found = detect.deficit_categories(" ".join(texts), lex)
-                if len(found) == 1:
+                # Precision first: one deficit named again and again, and nothing else, over a block long
+                # enough to judge; a functional task names its deficits rarely, so silence is no evidence.
+                found = detect.deficit_mentions(" ".join(texts), lex)
+                if len(found) == 1 and sum(found.values()) >= SINGLE_DEFICIT_MENTIONS \
+                        and len(texts) >= SINGLE_DEFICIT_MIN_SENTENCES:
+                    deficit = next(iter(found)).replace("_", " ")
                     flags.append(_flag("single_deficit_97530",
-                                       f"{where(block)} addresses one deficit only ({found[0].replace('_', ' ')}); "
+                                       f"{where(block)} addresses one deficit only ({deficit}); "
                                        "97110 may fit better", block.cpt))
 
     # PTP pairs.
@@ -169,11 +185,17 @@ def build_flags(visit: Visit, lines: Sequence[CodeLine], draft: pb.DraftUpdate, 
 
 
 def _dedupe(flags: list[pb.Flag]) -> list[pb.Flag]:
-    seen: set[tuple[str, str, str]] = set()
-    out = []
+    """At most one flag per (kind, code): two blocks of one code with the same gap are one thing to fix;
+    the message says how many blocks it concerns."""
+    first: dict[tuple[str, str], pb.Flag] = {}
+    count: dict[tuple[str, str], int] = {}
     for f in flags:
-        key = (f.kind, f.cpt, f.message)
-        if key not in seen:
-            seen.add(key)
-            out.append(f)
+        key = (f.kind, f.cpt)
+        count[key] = count.get(key, 0) + 1
+        first.setdefault(key, f)
+    out = []
+    for key, f in first.items():
+        if count[key] > 1:
+            f.message = f"{f.message} (and {count[key] - 1} more block(s) of {f.cpt or 'the visit'})"
+        out.append(f)
     return out
