@@ -235,7 +235,7 @@ def _rules() -> list[Rule]:
     add(rf"\b((?:{_alt(clock['single_context'])})\s+)({time_w}|{time_sep})", single_time)
     add(rf"(\b{hour_w}|(?<![\w:./+-])\d{{1,2}})\s+o'?\s?clock\b", lambda m: to_clock(m[0]) or m[0])
 
-    # 4. Scores "four plus out of five" -> "4+/5", "3 out of 10" -> "3/10".
+    # 4. Scores spoken as "N [plus|minus] out of M" -> "N+/M", "3 out of 10" -> "3/10".
     sign = r"(?:\s*(plus|minus|\+|-))?"
 
     def out_of(m: re.Match[str]) -> str:

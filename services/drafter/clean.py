@@ -45,8 +45,8 @@ def _droppable(clause: str, lex: Lexicon) -> bool:
 def strip_fillers(text: str, lex: Lexicon) -> str:
     """Leading "Okay,", "Good.", "Now" etc. removed; "" when the sentence is only filler.
 
-    A recogniser joins sentences with commas ("We're done with exercise, all of this is working
-    toward ..."; "Let me measure your hip, left hip flexion ..."): filler and transition clauses
+    A recogniser joins sentences with commas ("That finishes the bike, all of it builds
+    toward ..."; "Let me check that knee, flexion is ..."): filler and transition clauses
     are dropped from the front of such a run-on, and when a rule matches the run-on as a whole,
     only the clauses it matches are dropped and the rest is kept.
     """
@@ -93,7 +93,8 @@ def _apply(rules: list[tuple[re.Pattern[str], str]], text: str) -> str:
 
 
 def third_person(text: str, role: str, lex: Lexicon) -> str:
-    """Mechanical third-person phrasing; a patient line that cannot be rewritten is quoted."""
+    """Mechanical third-person phrasing; a patient line that cannot be rewritten is quoted, and so is a
+    caregiver's (a third voice in an ambient session)."""
     if role == "patient":
         rewritten = _apply(lex.rewrite_patient, text)
         if _FIRST_PERSON.search(rewritten) or _SECOND_PERSON.search(rewritten):
@@ -101,6 +102,8 @@ def third_person(text: str, role: str, lex: Lexicon) -> str:
         if rewritten.lower().startswith("patient"):
             return _cap(rewritten)
         return _cap("Patient reports " + _lower_first(rewritten))
+    if role == "other":  # a caregiver or companion in the room: their report, in their words
+        return f'Caregiver reports: "{_cap(text)}"'
     rewritten = _apply(lex.rewrite_therapist, text)
     if re.search(r"\b(I|me|my)\b", rewritten):
         return _cap(text)  # the therapist speaking of themself: keep the words as said

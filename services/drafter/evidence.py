@@ -23,7 +23,7 @@ _SPELLED = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred".split()
 )
-# A score said in words and left so by the normaliser: "eighteen out of twenty", "four out of five".
+# A score said in words and left so by the normaliser: "nine out of ten", "three out of five".
 _OUT_OF_WORDS = re.compile(r"\b[a-z]+\s+out of\s+[a-z]+\b", re.IGNORECASE)
 
 

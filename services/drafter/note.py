@@ -150,7 +150,7 @@ def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.Session
         if sent.role == PATIENT:
             topic, qseg = _question_topic(transcript, roles, sent.seg, lex)
             if not text and topic and _NUMBER_WORDS.search(sent.text) and not lex.is_strong_smalltalk(sent.text):
-                text, rescued = sent.text, True  # "Now it's a three." answering "where is the pain now?"
+                text, rescued = sent.text, True  # "About a two." answering "how bad is it today?"
         if text and lex.is_preamble(text):
             text = _trim_preamble(text, lex)
         body = strip_fillers(text, lex) if text else ""

@@ -63,11 +63,9 @@ def rule_classifier(text: str, role: str, lex: Lexicon) -> Classification:
     """Rules over lexicon cues; patient lines are subjective, questions never enter the note."""
     if not text or _QUESTION.search(text):
         return Classification(None)
-    if role == "other":
-        return Classification(None)
-    if lex.is_preamble(text):
+    if lex.is_preamble(text) and role == "therapist":
         return Classification("subjective", "history", AMBIGUOUS)
-    if role == "patient":
+    if role in ("patient", "other"):  # the patient's or a caregiver's own report
         if not lex.has_clinical(text):
             return Classification(None)
         return Classification("subjective", kind_of("subjective", text, lex), AMBIGUOUS + 1)
@@ -77,7 +75,7 @@ def rule_classifier(text: str, role: str, lex: Lexicon) -> Classification:
         return Classification(None)
     content = scores[best] - (1.0 if lex.is_coaching(text) else 0.0)
     if lex.is_coaching(text) and not (lex.has_measure(text) or lex.has_intervention(text)) and content < 3:
-        return Classification(None)  # "Push through both heels, squeeze your glutes."
+        return Classification(None)  # "Press through your heels, tighten your core."
     return Classification(best, kind_of(best, text, lex), scores[best])
 
 

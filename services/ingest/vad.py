@@ -55,7 +55,7 @@ class UtteranceCutter:
         self._open_start = 0.0
         self._silent_frames = 0
         self._voiced_frames = 0
-        self._clock = start_s  # session time at the start of the next frame
+        self._clock = start_s  # session time when the next frame begins
 
     @property
     def clock_s(self) -> float:
