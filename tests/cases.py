@@ -16,7 +16,13 @@ EVAL_DIR = Path(os.environ.get("SCRIBE_EVAL_DIR", Path(__file__).resolve().paren
 
 
 def case_ids() -> list[str]:
-    return sorted(p.stem for p in EVAL_DIR.glob("*.json"))
+    """The shared cases' ids; an error (a failed collection, not an empty parametrisation that passes)
+    when the cases are missing."""
+    ids = sorted(p.stem for p in EVAL_DIR.glob("*.json"))
+    if not ids:
+        raise RuntimeError(f"no evaluation cases (*.json) in {EVAL_DIR}: check out ../shared/eval beside the "
+                           "project or set SCRIBE_EVAL_DIR")
+    return ids
 
 
 def load_case(case_id: str) -> dict[str, Any]:

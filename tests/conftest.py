@@ -56,3 +56,33 @@ def rules_only_drafter() -> Iterator[None]:
     set_classifier(None)
     yield
     set_classifier(None)
+
+
+@pytest.fixture(autouse=True)
+def phrase_only_coder() -> Iterator[None]:
+    """The coder's activity classifier also sits behind a module-level seam: every test starts from the
+    catalogue's phrases alone; a test that wants the sentence model asks for `activity_model`."""
+    from services.coder import activity
+
+    activity.install(None)
+    yield
+    activity.install(None)
+
+
+@pytest.fixture(scope="session")
+def _loaded_activity_model() -> object:
+    from services.coder import activity
+
+    model = activity.install_from_env()
+    if model is None:
+        pytest.fail("the coder's sentence model is off (SCRIBE_EMBEDDINGS) or not installed")
+    return model
+
+
+@pytest.fixture
+def activity_model(_loaded_activity_model: object) -> object:
+    """The coder with the real sentence model (MiniLM) behind its activity classifier."""
+    from services.coder import activity
+
+    activity.install(_loaded_activity_model)  # type: ignore[arg-type]
+    return _loaded_activity_model

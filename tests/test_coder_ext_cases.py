@@ -37,7 +37,7 @@ def test_there_are_ten_cases_with_audio() -> None:
 
 
 @pytest.mark.parametrize("case_id", ext_case_ids())
-def test_ext_case(case_id: str) -> None:
+def test_ext_case(case_id: str, activity_model: object) -> None:
     case = load_ext_case(case_id)
     result = code_draft(gold_draft(case), RULES)
     payer = RULES.payers[case["context"]["payer"]]

@@ -121,7 +121,8 @@ def test_missing_skilled_cues() -> None:
 
 def test_single_deficit_97530() -> None:
     d = draft([GOOD[0], GOOD[2], "Therapeutic activities from 10:20 to 10:35. Sit to stand from a low chair, 3x10, "
-               "with verbal cues for hand placement, to build quad strength for getting off the couch.", *GOOD[4:]])
+               "with verbal cues for hand placement, to build quad strength for getting off the couch. "
+               "Her quad strength is what holds her back.", *GOOD[4:]])
     flags = [f for f in code_draft(d, RULES).flags if f.kind == "single_deficit_97530"]
     assert [f.cpt for f in flags] == ["97530"] and "strength" in flags[0].message
     assert "single_deficit_97530" not in kinds(draft(GOOD))
@@ -170,7 +171,8 @@ AMBIENT = [
 def test_ambient_blocks_and_quiet() -> None:
     result = code_draft(draft(AMBIENT, mode="ambient", diagnosis="right knee osteoarthritis"), RULES)
     got = {c.cpt: (c.start, c.stop, c.minutes, c.units) for c in result.codes}
-    assert got == {"97110": ("10:02", "10:18", 16, 1), "97112": ("10:19", "10:25", 6, 0)}
+    # The balance block opens at its announcement, said in the utterance that closes the exercises.
+    assert got == {"97110": ("10:02", "10:18", 16, 1), "97112": ("10:18", "10:25", 7, 1)}
     assert {f.kind for f in result.flags} == {"under_8_minutes"}
 
 

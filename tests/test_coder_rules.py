@@ -14,8 +14,7 @@ from services.common.errors import RulesError
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    for f in DATA_DIR.iterdir():
-        shutil.copy(f, tmp_path / f.name)
+    shutil.copytree(DATA_DIR, tmp_path, dirs_exist_ok=True)
     return tmp_path
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
@@ -128,15 +127,3 @@ def test_with_gold_speakers_too():
         note = draft_note(gold_transcript(case), ctx_of(case))
         hits = fact_hits(case, note)
         assert sum(h for h, _ in hits.values()) >= 0.9 * sum(n for _, n in hits.values()), cid
-
-
-def test_speed():
-    inputs = [(content_only(load_case(cid)), ctx_of(load_case(cid))) for cid in case_ids()]
-    draft_note(*inputs[0])  # warm the lexicon cache
-    start = time.perf_counter()
-    rounds = 3
-    for _ in range(rounds):
-        for transcript, ctx in inputs:
-            draft_note(transcript, ctx)
-    per_note = (time.perf_counter() - start) / (rounds * len(inputs))
-    assert per_note < 0.2, per_note

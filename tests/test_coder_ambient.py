@@ -1,0 +1,122 @@
+"""Ambient segmentation on sessions written for this file: activities the therapist never names by
+category, edges at the announcement and the wrap-up, the end of the session, group sessions.
+
+These run with the bundled sentence model behind the coder (the `activity_model` fixture), as the
+services do. The wording is this file's own: not from ../shared/eval and not copied from the
+intervention catalogue's examples, so a pass means the mechanism carried over to new sentences.
+"""
+
+from __future__ import annotations
+
+from proto import scribe_pb2 as pb
+from services.coder.coding import code_draft
+from services.coder.rules import load_default_rules
+from tests.test_coder_flags import draft
+
+RULES = load_default_rules()
+
+Said = tuple[float, str, str]
+
+
+def coded(lines: list[Said], **ctx: str) -> pb.CodingResult:
+    ctx.setdefault("diagnosis", "right total knee arthroplasty")
+    return code_draft(draft(lines, mode="ambient", **ctx), RULES)
+
+
+def blocks(result: pb.CodingResult) -> list[tuple[str, str, str]]:
+    return sorted(((c.cpt, c.start, c.stop) for c in result.codes), key=lambda b: b[1])
+
+
+def close(got: str, want: str) -> bool:
+    """Within a minute, as ../shared/eval scores block times."""
+    gh, gm = map(int, got.split(":"))
+    wh, wm = map(int, want.split(":"))
+    return abs((gh * 60 + gm) - (wh * 60 + wm)) <= 1
+
+
+UNNAMED = [
+    (0, "therapist", "Hi Dana, come on back. How did the weekend go?"),
+    (6, "patient", "Pretty quiet, we watched a movie with the grandkids."),
+    (60, "therapist", "Hop on the bike and pedal easy to warm that knee up."),
+    (200, "therapist", "Keep the pace steady, and push a little harder with the right leg."),
+    (600, "therapist", "Good, you can hop off now."),
+    (660, "therapist", "Let's walk down the hallway with the walker."),
+    (900, "therapist", "Lift your head, look where you're going, and keep the walker closer to you."),
+    (1200, "therapist", "Turn around at the door and come back, heel first on the right."),
+    (1380, "therapist", "Nice, have a seat. That's enough walking."),
+    (1500, "therapist", "Now I want you to practise getting down onto the mat and back up again, in case you "
+                        "ever end up on the floor at home."),
+    (1560, "therapist", "Half kneel first, hand on the chair, then bring the other foot up and stand."),
+    (1800, "therapist", "Again, and this time push up through your right leg."),
+    (2100, "therapist", "That's all for today, you worked hard. See you Thursday."),
+    (2110, "patient", "Thanks, see you then."),
+]
+
+
+def test_activities_never_named_by_category_each_get_a_block(activity_model: object) -> None:
+    got = blocks(coded(UNNAMED))
+    assert [cpt for cpt, _, _ in got] == ["97110", "97116", "97530"]
+    want = [("10:01", "10:10"), ("10:11", "10:23"), ("10:25", "10:35")]
+    for (cpt, start, stop), (w_start, w_stop) in zip(got, want, strict=True):
+        assert close(start, w_start) and close(stop, w_stop), (cpt, start, stop)
+
+
+def test_edges_are_the_announcement_and_the_wrap_up_not_the_first_exercise(activity_model: object) -> None:
+    # Talk about how the task will go comes first; the block still opens at the announcement.
+    session = [
+        (0, "therapist", "Okay, we're going to work on your balance for a while."),
+        (40, "therapist", "I'll stand right beside you, and you tell me if you feel unsteady."),
+        (240, "therapist", "Feet together on the foam, arms crossed, eyes closed if you can."),
+        (480, "therapist", "Now one foot in front of the other, heel touching toe."),
+        (720, "therapist", "Good, we're done with the balance work."),
+        (760, "therapist", "Tell me about the pain since Tuesday, has it settled?"),
+        (770, "patient", "Mostly, just stiff in the mornings."),
+    ]
+    got = blocks(coded(session, diagnosis="history of falls"))
+    assert [cpt for cpt, _, _ in got] == ["97112"]
+    _, start, stop = got[0]
+    assert close(start, "10:00") and close(stop, "10:12"), (start, stop)
+
+
+def test_nothing_after_the_session_ends_is_billed(activity_model: object) -> None:
+    session = [
+        (0, "therapist", "Let's start with some exercises, lying on your back, straight leg raises on the right."),
+        (300, "therapist", "Ten more, slow on the way down."),
+        (720, "therapist", "That's all for today. Ice the knee when you get home."),
+        (900, "therapist", "Here's your sheet with the exercises for home, three sets of ten of each."),
+        (1500, "therapist", "Drive safe, see you next week."),
+    ]
+    got = blocks(coded(session))
+    assert [cpt for cpt, _, _ in got] == ["97110"]
+    assert close(got[0][2], "10:12")
+
+
+def test_group_session_is_one_group_code(activity_model: object) -> None:
+    session = [
+        (0, "therapist", "Welcome everyone, let's get started with our seated exercise class."),
+        (60, "therapist", "Marjorie, march your feet; Bill, you too, nice and tall."),
+        (300, "therapist", "Everyone reach both arms up overhead, and down, ten times."),
+        (600, "therapist", "Frank, slow down a bit. Ruth, good, keep breathing."),
+        (900, "therapist", "Now everyone stand behind your chair, heel raises, twelve of them."),
+        (1500, "therapist", "That's the end of class, everyone, see you all Friday."),
+    ]
+    result = coded(session, diagnosis="deconditioning and history of falls")
+    assert [c.cpt for c in result.codes] == ["97150"]
+    assert result.codes[0].units == 1
+
+
+def test_uncertain_block_is_billed_with_its_runner_up_and_reason(activity_model: object) -> None:
+    # Step training: gait and therapeutic activity both fit; whichever is billed, the other is named.
+    session = [
+        (0, "therapist", "Let's do some work on the steps over in the corner."),
+        (60, "therapist", "Up with the good leg, down with the operated one, hand on the rail."),
+        (300, "therapist", "Three more times up and down."),
+        (600, "therapist", "Okay, that's enough of the steps."),
+    ]
+    result = coded(session)
+    assert len(result.codes) == 1
+    code = result.codes[0]
+    assert code.cpt in {"97116", "97530", "97110"}
+    assert 0.0 < code.confidence <= 1.0
+    if code.needs_review:
+        assert code.runner_up and code.runner_up != code.cpt and code.review_reason
