@@ -26,26 +26,41 @@ from services.pipeline import EmbeddedPipeline
 
 
 def bench_text(cases: list[dict[str, Any]], repeats: int = 20) -> dict[str, float]:
+    """Draft and code each case's gold text as the services do (both sentence models installed).
+
+    The first pass of a case embeds every sentence (caches emptied: a finished session coded once);
+    the repeats find them cached (a live session re-drafts and re-codes on each new segment)."""
+    from services.coder import activity
+    from services.drafter import embeddings
+
     rules = load_default_rules()
-    draft_ms: list[float] = []
-    code_ms: list[float] = []
+    drafter_model = embeddings.install_from_env()
+    coder_model = activity.install_from_env()
+    first: dict[str, list[float]] = {"draft": [], "code": []}
+    again: dict[str, list[float]] = {"draft": [], "code": []}
     for case in cases:
         transcript = text_transcript(case)
         ctx = case_context(case)
-        for _ in range(repeats):
+        if drafter_model is not None:
+            drafter_model.cache.clear()
+        if coder_model is not None:
+            coder_model._cache.clear()
+        for n in range(repeats):
             t0 = time.perf_counter()
             draft = build_draft(case["id"], transcript, ctx, is_final=True)
             t1 = time.perf_counter()
             code_draft(draft, rules)
             t2 = time.perf_counter()
-            draft_ms.append((t1 - t0) * 1000)
-            code_ms.append((t2 - t1) * 1000)
-    return {
-        "draft_ms_mean": statistics.mean(draft_ms),
-        "draft_ms_p95": statistics.quantiles(draft_ms, n=20)[-1],
-        "code_ms_mean": statistics.mean(code_ms),
-        "code_ms_p95": statistics.quantiles(code_ms, n=20)[-1],
-    }
+            into = first if n == 0 else again
+            into["draft"].append((t1 - t0) * 1000)
+            into["code"].append((t2 - t1) * 1000)
+    out = {"models": float(drafter_model is not None and coder_model is not None)}
+    for name, runs in (("first", first), ("again", again)):
+        for step in ("draft", "code"):
+            out[f"{step}_{name}_mean"] = statistics.mean(runs[step])
+            out[f"{step}_{name}_p95"] = statistics.quantiles(runs[step], n=20)[-1] if len(runs[step]) > 1 \
+                else runs[step][0]
+    return out
 
 
 async def bench_audio(cases: list[dict[str, Any]], cases_dir: Path) -> list[dict[str, Any]]:
@@ -75,10 +90,17 @@ def write_results(text: dict[str, float], audio: list[dict[str, Any]]) -> str:
         "",
         "## Drafting and coding (gold text in, note and codes out)",
         "",
-        "| step | mean ms | p95 ms | target |",
-        "| --- | --- | --- | --- |",
-        f"| draft a note | {text['draft_ms_mean']:.1f} | {text['draft_ms_p95']:.1f} | <= 200 ms mean |",
-        f"| code a note | {text['code_ms_mean']:.1f} | {text['code_ms_p95']:.1f} | <= 20 ms |",
+        "As the services run: the drafter's and the coder's sentence model installed"
+        + ("" if text["models"] else " (NOT installed on this run: rules only)") + ". First pass: the case's "
+        "sentences are embedded (a finished session coded once); repeat: they are cached (a live session "
+        "re-codes on each new segment).",
+        "",
+        "| step | first pass mean ms | first pass p95 ms | repeat mean ms | repeat p95 ms | target |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| draft a note | {text['draft_first_mean']:.1f} | {text['draft_first_p95']:.1f} | "
+        f"{text['draft_again_mean']:.1f} | {text['draft_again_p95']:.1f} | <= 200 ms mean |",
+        f"| code a note | {text['code_first_mean']:.1f} | {text['code_first_p95']:.1f} | "
+        f"{text['code_again_mean']:.1f} | {text['code_again_p95']:.1f} | <= 20 ms |",
         "",
         "## Whole pipeline from audio (`scribe dictate` path)",
         "",
