@@ -172,6 +172,9 @@ class Line:
 
 
 _WORD = re.compile(r"[a-z']+")
+_STATEMENT = re.compile(r"\b(?:is|are|was|were|isn't|aren't|wasn't|weren't)\b")
+_PRAISE = re.compile(r"\s*(?:very |really |that's a |that was a |what a )?(?:nice|good|great|perfect|excellent|"
+                     r"awesome|beautiful|lovely|better)\s+(?!job\b|work\b)[a-z]+", re.IGNORECASE)
 
 
 def _strip_openers(text: str, cues: Cues) -> str:
@@ -187,6 +190,8 @@ def _strip_openers(text: str, cues: Cues) -> str:
 def _names_at_head(head: str, cues: Cues, model: ActivityModel) -> bool:
     """An activity named first in a sentence ("Wall squats, back flat", "The cones now") introduces it."""
     rest = head
+    if _STATEMENT.search(" ".join(rest.split()[:8])):  # "Turning with a cup is what you do at home": about it
+        return False
     m = cues.determiners.regex.match(rest) if cues.determiners.regex is not None else None
     if m:
         rest = rest[m.end():].lstrip()
@@ -215,10 +220,12 @@ def read_cues(text: str, cues: Cues, verbs: frozenset[str], model: ActivityModel
                                    and cues.continue_after_lead.regex.match(after))
     measure = cues.measure.found(text)
     wrapup = cues.wrap_strong.found(text)
-    if not announce and not question and not measure and not wrapup and model is not None:
+    praise = _PRAISE.match(low) is not None  # "Nice turn", "Good step": about what was just done
+    if not announce and not question and not measure and not wrapup and not praise and model is not None:
         announce = _names_at_head(head, cues, model)
     first = _WORD.match(head)
-    imperative = first is not None and (first.group(0) in cues.imperatives or first.group(0) in verbs)
+    imperative = not praise and first is not None and (first.group(0) in cues.imperatives
+                                                       or first.group(0) in verbs)
     doing = (imperative or cues.counting.found(text) or cues.positions.found(text)) and not measure
     return {
         "announce": announce,
@@ -241,8 +248,8 @@ def read_cues(text: str, cues: Cues, verbs: frozenset[str], model: ActivityModel
 
 
 # The therapist stating the plan of care's goals ("my goals for you", "our goals are").
-_GOALS_SET = re.compile(r"\b(?:my|our|your|the|long[- ]term|short[- ]term)\s+goals?\b(?:\s+(?:for you|are|is|will be))?",
-                        re.IGNORECASE)
+_GOALS_SET = re.compile(
+    r"\b(?:my|our|your|the|long[- ]term|short[- ]term)\s+goals?\b(?:\s+(?:for you|are|is|will be))?", re.IGNORECASE)
 _NEXT_CLAUSE = re.compile(r"[,;]\s+(?=(?:and\s+)?(?:now|next|then|so now|okay|ok|alright|let's|let us|we'll|we will|"
                           r"we're going to|we are going to|time for|time to)\b)", re.IGNORECASE)
 
