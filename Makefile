@@ -44,7 +44,12 @@ eval: install
 	$(BIN)/scribe eval --from-text --json bench/eval-text.json
 	$(BIN)/scribe eval tests/data/cases --json bench/eval-ext-audio.json
 	$(BIN)/scribe eval tests/data/cases --from-text --json bench/eval-ext-text.json
-	$(BIN)/python -m bench.eval_report bench/eval-audio.json bench/eval-text.json bench/eval-ext-audio.json bench/eval-ext-text.json
+	$(BIN)/scribe eval tests/data/ambient --from-text --json bench/eval-dev-text.json
+	# held out: read in aggregate only
+	$(BIN)/scribe eval ../shared/eval/unseen --aggregate --json bench/eval-unseen-audio.json
+	$(BIN)/scribe eval bench/holdout --aggregate --json bench/eval-holdout-audio.json
+	$(BIN)/python -m bench.eval_report bench/eval-audio.json bench/eval-text.json bench/eval-ext-audio.json \
+	  bench/eval-ext-text.json bench/eval-dev-text.json bench/eval-unseen-audio.json bench/eval-holdout-audio.json
 
 bench: install
 	$(BIN)/python -m bench.run
