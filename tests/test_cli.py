@@ -100,3 +100,19 @@ def test_missing_files_are_one_line_errors(tmp_path: Path, context_file: Path) -
                            "no such audio file")
     _assert_one_line_error(scribe("dictate", str(case_audio("pub-001")), "--context", str(tmp_path / "no.json")),
                            "cannot read context file")
+
+
+def test_eval_aggregate_shows_no_case(tmp_path: Path) -> None:
+    """A held-out set is read by its summaries: no case id in the output or in the saved figures."""
+    cases = Path(__file__).resolve().parent / "data" / "cases"
+    out = tmp_path / "figures.json"
+    proc = scribe("eval", str(cases), "--from-text", "--aggregate", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    ids = [p.stem for p in cases.glob("*.json")]
+    saved = out.read_text()
+    for case_id in ids:
+        assert case_id not in proc.stdout and case_id not in saved
+    figures = json.loads(saved)
+    assert set(figures["by_mode"]) == {"ambient", "dictation"}
+    assert figures["overall"]["cases"] == len(ids)
+    assert "ambient" in proc.stdout and "overall" in proc.stdout
