@@ -41,6 +41,7 @@ def test_catalogue_size_and_shape() -> None:
 
 
 def _write(tmp_path: Path, body: str, name: str = "pt.toml") -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / name).write_text('version = "t"\n' + body)
     return tmp_path
 
@@ -137,3 +138,27 @@ def test_sentence_model_codes_new_descriptions(activity_model: ActivityModel, te
     (ev,) = activity_model.evidence([text], discipline)
     guess = activity_model.decide(ev, discipline)
     assert guess is not None and guess.cpt == code, (text, guess)
+
+
+def test_catalogue_embeddings_are_cached_by_model_fingerprint(tmp_path: Path) -> None:
+    """A second start with the same model and catalogue reads the embeddings from disk; another model
+    key embeds afresh; no key caches nothing (a process-dependent key once left a new file per run)."""
+    from services.common.sentence_model import default_model_path, shared_encoder
+
+    encoder = shared_encoder(default_model_path())
+    calls: list[int] = []
+
+    def counting(texts: list[str]) -> list[list[float]]:
+        calls.append(len(texts))
+        return encoder(texts)
+
+    small = load_catalogue(_write(tmp_path / "cat", ENTRY), known_codes=RULES.codes)
+    cache = tmp_path / "cache"
+    first = ActivityModel(small, RULES, counting, cache, "model-a")
+    second = ActivityModel(small, RULES, counting, cache, "model-a")
+    assert len(calls) == 1 and len(list(cache.glob("catalogue-*.npy"))) == 1
+    assert (first._docs == second._docs).all()
+    ActivityModel(small, RULES, counting, cache, "model-b")
+    assert len(calls) == 2 and len(list(cache.glob("catalogue-*.npy"))) == 2
+    ActivityModel(small, RULES, counting, cache, "")
+    assert len(calls) == 3 and len(list(cache.glob("catalogue-*.npy"))) == 2

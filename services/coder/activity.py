@@ -105,7 +105,9 @@ class ActivityModel:
     """The catalogue with (optionally) its embeddings; `evidence` per sentence, `decide` per block."""
 
     def __init__(self, catalogue: Catalogue, rules: CodingRules, encoder: Encoder | None = None,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, model_key: str = "") -> None:
+        """`cache_dir` keeps the catalogue's embeddings between runs, keyed by the catalogue's text and
+        `model_key` (the model's fingerprint); without a key nothing is cached on disk."""
         self.catalogue = catalogue
         self.rules = rules
         self.encoder = encoder
@@ -114,7 +116,8 @@ class ActivityModel:
         self._docs: np.ndarray = np.zeros((0, 0), dtype=np.float32)
         self._bias: dict[str, float] = {}
         if encoder is not None:
-            self._docs, self._doc_entry = self._embed_catalogue(encoder, cache_dir)
+            self._docs, self._doc_entry = self._embed_catalogue(encoder, cache_dir if model_key else None,
+                                                                model_key)
             self._bias = self._code_bias()
 
     # ---------------------------------------------------------------- catalogue embeddings
@@ -127,10 +130,11 @@ class ActivityModel:
             out.extend((line, i) for line in e.spoken)
         return out
 
-    def _embed_catalogue(self, encoder: Encoder, cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    def _embed_catalogue(self, encoder: Encoder, cache_dir: Path | None,
+                         model_key: str) -> tuple[np.ndarray, np.ndarray]:
         docs = self.documents()
         entry = np.array([i for _, i in docs], dtype=np.int32)
-        key = hashlib.sha256(("\n".join(t for t, _ in docs) + "|" + _encoder_key(encoder)).encode()).hexdigest()[:20]
+        key = hashlib.sha256(("\n".join(t for t, _ in docs) + "|" + model_key).encode()).hexdigest()[:20]
         path = (cache_dir / f"catalogue-{key}.npy") if cache_dir is not None else None
         if path is not None and path.is_file():
             try:
@@ -279,10 +283,6 @@ class ActivityModel:
         return "; ".join(parts)
 
 
-def _encoder_key(encoder: Encoder) -> str:
-    return str(getattr(encoder, "model_key", "") or id(type(encoder)))
-
-
 def describe(entry: Intervention) -> str:
     return f"{entry.name} ({entry.attribute.replace('_', ' ')})"
 
@@ -290,9 +290,14 @@ def describe(entry: Intervention) -> str:
 @functools.lru_cache(maxsize=2)
 def _model(model_path: str) -> ActivityModel:
     from services.coder.rules import load_default_rules
-    from services.common.sentence_model import cache_dir, shared_encoder
+    from services.common.sentence_model import cache_dir, model_fingerprint, shared_encoder
 
-    return ActivityModel(load_default_catalogue(), load_default_rules(), shared_encoder(model_path), cache_dir())
+    encoder = shared_encoder(model_path)
+    try:
+        key = model_fingerprint(model_path)
+    except OSError:
+        key = ""  # a model we cannot fingerprint is embedded afresh each time, never cached wrongly
+    return ActivityModel(load_default_catalogue(), load_default_rules(), encoder, cache_dir(), key)
 
 
 _installed: ActivityModel | None = None

@@ -157,6 +157,11 @@ def _convert(path: Path, target: Path) -> Path:
     return target
 
 
+def model_fingerprint(model_path: str | Path) -> str:
+    """A key that changes when the model folder's files change: what caches of its embeddings are keyed by."""
+    return _fingerprint(Path(model_path))
+
+
 def _fingerprint(path: Path) -> str:
     import ctranslate2
 
