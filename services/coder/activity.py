@@ -3,11 +3,12 @@
 1. Phrases: names, synonyms, equipment and verbs of the catalogue's entries, matched on word stems
    ("bridges" = "bridging"). A phrase several codes share counts for each of them in part.
 2. Nearest neighbours: the sentence model (MiniLM, the drafter's) embeds the speech and every
-   entry's names and spoken lines; each code's evidence is its closest entry's cosine similarity.
+   entry's names and spoken lines; the code whose closest line leads the other codes' closest lines
+   (each measured from that code's typical similarity to unrelated lines) gets that lead as evidence.
 
 `ActivityModel.evidence` gives both per code for one sentence; `decide` turns a block's summed
-evidence into a probability per code (a softmax whose weights were fitted on the catalogue's own
-lines, leaving each entry out; see `bench/classifier.py`), the best code, its runner-up and why.
+evidence into a probability per code (a softmax over the weighted evidence), the best code, its
+runner-up and why. `bench/classifier.py` measures it (leave one entry out, held-out descriptions).
 The model is optional: with SCRIBE_EMBEDDINGS=0 or no model installed, phrases alone decide.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.coder.catalogue import Catalogue, Intervention, PhraseHit, load_default_catalogue, stems
+from services.coder.catalogue import Catalogue, PhraseHit, load_default_catalogue, stems
 from services.coder.rules import CodingRules
 
 log = logging.getLogger("scribe.coder")
@@ -40,7 +41,7 @@ VERB_WEIGHT = 0.3
 # are near several codes' lines: "keep your back straight" fits any exercise).
 SIMILARITY_FLOOR = 0.45
 MAX_MARGIN = 0.15
-# Logit per unit of evidence (fitted by bench/classifier.py on the catalogue, leaving each entry out).
+# Logit per unit of evidence (set by hand; bench/classifier.py measures the result).
 PHRASE_SCALE = 1.0
 NEIGHBOUR_SCALE = 5.0
 # A block's code is left to the therapist (needs_review) below this probability.
@@ -72,11 +73,6 @@ class Evidence:
     def logits(self, codes: Iterable[str]) -> dict[str, float]:
         return {c: PHRASE_SCALE * self.phrase.get(c, 0.0) + NEIGHBOUR_SCALE * self.neighbour.get(c, 0.0)
                 for c in codes}
-
-    @property
-    def strength(self) -> float:
-        """How much this speech says about any activity at all."""
-        return max(self.logits(set(self.phrase) | set(self.neighbour)).values(), default=0.0)
 
 
 @dataclass(frozen=True)
@@ -115,6 +111,7 @@ class ActivityModel:
         self._doc_entry: np.ndarray = np.zeros(0, dtype=np.int32)
         self._docs: np.ndarray = np.zeros((0, 0), dtype=np.float32)
         self._bias: dict[str, float] = {}
+        self._codes = sorted({e.cpt for e in catalogue.interventions})
         if encoder is not None:
             self._docs, self._doc_entry = self._embed_catalogue(encoder, cache_dir if model_key else None,
                                                                 model_key)
@@ -184,9 +181,8 @@ class ActivityModel:
     # ---------------------------------------------------------------- evidence
 
     def allowed_codes(self, discipline: str) -> list[str]:
-        codes = {e.cpt for e in self.catalogue.interventions}
-        return sorted(c for c in codes if c in self.rules.codes
-                      and (not discipline or discipline in self.rules.codes[c].disciplines))
+        return [c for c in self._codes if c in self.rules.codes
+                and (not discipline or discipline in self.rules.codes[c].disciplines)]
 
     def phrase_evidence(self, text: str, discipline: str, allowed: Sequence[str] | None = None) -> Evidence:
         allowed_set = set(allowed if allowed is not None else self.allowed_codes(discipline))
@@ -196,7 +192,7 @@ class ActivityModel:
         for hit in self.catalogue.index.find(stems(text)):
             by_span.setdefault((hit.start, hit.end, hit.kind), []).append(hit)
         spread = self.catalogue.index.spread
-        n_codes = max(2, len({e.cpt for e in entries}))
+        n_codes = max(2, len(self._codes))
         for (_s, _e, kind), hits in by_span.items():
             codes = {entries[h.entry].cpt for h in hits if entries[h.entry].cpt in allowed_set}
             if not codes:
@@ -281,10 +277,6 @@ class ActivityModel:
         if second:
             parts.append(f"{second}: {names(second)}")
         return "; ".join(parts)
-
-
-def describe(entry: Intervention) -> str:
-    return f"{entry.name} ({entry.attribute.replace('_', ' ')})"
 
 
 @functools.lru_cache(maxsize=2)

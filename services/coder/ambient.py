@@ -220,6 +220,8 @@ def read_cues(text: str, cues: Cues, verbs: frozenset[str], model: ActivityModel
                                    and cues.continue_after_lead.regex.match(after))
     measure = cues.measure.found(text)
     wrapup = cues.wrap_strong.found(text)
+    settle = cues.wrap_weak.found(text)
+    plan = cues.plan.found(text)
     praise = _PRAISE.match(low) is not None  # "Nice turn", "Good step": about what was just done
     if not announce and not question and not measure and not wrapup and not praise and model is not None:
         announce = _names_at_head(head, cues, model)
@@ -232,10 +234,9 @@ def read_cues(text: str, cues: Cues, verbs: frozenset[str], model: ActivityModel
         "led": led and not announce,
         "transit": cues.transit.found(text) and not any(c.found(text) for c in cues.categories.values()),
         "wrapup": wrapup,
-        "settle": cues.wrap_weak.found(text),
-        "plan": cues.plan.found(text),
-        "session_end": cues.session_end.found(text) and (cues.wrap_strong.found(text) or cues.wrap_weak.found(text)
-                                                         or cues.plan.found(text)),
+        "settle": settle,
+        "plan": plan,
+        "session_end": cues.session_end.found(text) and (wrapup or settle or plan),
         "preview": cues.preview.found(text),
         "question": question,
         "measure": measure,
@@ -304,14 +305,15 @@ def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityMod
         if line.announce or line.wrapup:
             for code in named:
                 ev.phrase[code] = ev.phrase.get(code, 0.0) + CATEGORY_WEIGHT
-        if line.hands_on and MANUAL_CODE in model.allowed_codes(discipline):
+        if line.hands_on and MANUAL_CODE in allowed:
             ev.phrase[MANUAL_CODE] = ev.phrase.get(MANUAL_CODE, 0.0) + HANDS_ON_WEIGHT
         line.evidence = ev
     return lines
 
 
 @functools.lru_cache(maxsize=4)
-def _verbs_of(model_id: int, model: ActivityModel) -> frozenset[str]:
+def _catalogue_verbs(model: ActivityModel) -> frozenset[str]:
+    """The first word of every catalogue verb: an imperative that starts treatment ("Squeeze ...")."""
     out = set()
     for e in model.catalogue.interventions:
         for v in e.verbs:
@@ -319,10 +321,6 @@ def _verbs_of(model_id: int, model: ActivityModel) -> frozenset[str]:
             if words:
                 out.add(words[0])
     return frozenset(out)
-
-
-def _catalogue_verbs(model: ActivityModel) -> frozenset[str]:
-    return _verbs_of(id(model), model)
 
 
 def _windows(lines: Sequence[Line]) -> list[tuple[int, int]]:
@@ -371,7 +369,7 @@ def _move_cost(prev: str, state: str, line: Line, before: Line | None, ended: bo
         return STAY_AFTER_WRAPUP if wrapped and state not in (NONE, PRE, EVAL) else 0.0
     if state == PRE or (state == EVAL and prev != PRE):
         return float("inf")  # the pre-evaluation talk and the evaluation come first, once
-    if state in (NONE,):
+    if state == NONE:
         return END_AFTER_WRAPUP if wrapped else END
     if prev in (NONE, PRE):
         return START_ANNOUNCED if (line.announce or wrapped) else START_LED if line.led else START
@@ -433,7 +431,7 @@ def _runs(lines: Sequence[Line], labels: Sequence[str]) -> list[Run]:
     return runs
 
 
-def _absorb_weak_runs(runs: list[Run], codes: Sequence[str]) -> list[Run]:
+def _absorb_weak_runs(runs: list[Run]) -> list[Run]:
     """A stretch labelled with a code on too little evidence (a stray word) joins what it interrupts."""
     out: list[Run] = []
     for run in runs:
@@ -487,7 +485,7 @@ def visit_from_lines(transcript: Sequence[pb.TranscriptSegment], lines: Sequence
     anchor = parse_clock(ctx.session_start) or 0
     codes = [c for c in model.allowed_codes(ctx.discipline) if rules.code(c).kind == "treatment"]
     labels = label(lines, codes, evaluation_code is not None)
-    runs = _absorb_weak_runs(_runs(lines, labels), codes)
+    runs = _absorb_weak_runs(_runs(lines, labels))
     group = _is_group(lines, model, ctx, rules)
 
     def minute(t: float) -> int:

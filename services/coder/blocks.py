@@ -2,12 +2,8 @@
 
 Dictation: the therapist names each service and says its times ("Therapeutic exercise from
 10:05 to 10:23") or only a duration ("about 12 minutes of therapeutic exercise").
-Ambient: a block starts and stops at the minute (session start + start_s) of the therapist
-utterance that opens or closes the activity; adjacent blocks of one code merge.
-
-Over the ~400-line guideline on purpose: the dictation and ambient paths share the sentence model
-(sections, closings, block membership) that the flags read back, and splitting them would put that
-shared state behind a second interface. Split when a third capture mode arrives.
+Ambient: `services/coder/ambient.py` labels the session's sentences; this module adds the
+evaluation code an ambient evaluation bills.
 """
 
 from __future__ import annotations
@@ -26,39 +22,6 @@ _SECTION_RE = re.compile(
     r"^\s*(subjective|objective|assessment|plan|goals?|long[\s-]term goals?|short[\s-]term goals?)\s*(?:[.:,-]|$)",
     re.IGNORECASE,
 )
-_CLOSE_RE = re.compile(
-    r"\b(?:that'?s it for|that is it for|that finishes|that's the end of|that is the end of|end of (?:the )?"
-    r"(?:group|class|session|evaluation|eval)|(?:is|are) (?:done|finished|complete)|done with|we're done|"
-    r"we are done|finished with|all done|that completes|that'?s your home program|that wraps up|"
-    r"let'?s wrap up|we'?re finished|we are finished|that'?s enough (?:of|for))\b|^\s*(?:okay,?\s*|good,?\s*)?done\b",
-    re.IGNORECASE,
-)
-_OPENER_RE = re.compile(
-    r"\b(?:let'?s|let us)\s+(?:start|begin|get started|do|go|work|try|move|warm up|practice|head)\b"
-    r"|\b(?:i'll|i will|i'm going to|we'll|we will|we're going to|going to)\s+(?:start|begin|do|work|practice|go)\b"
-    r"|^\s*(?:okay,?\s*|alright,?\s*|good,?\s*|great,?\s*)?(?:now|first|next|then)\b|\bnow\b"
-    r"|\btime for\b|\b(?:start|begin)(?:ning)?\s+(?:with|on)\b|\bover to the\b|\blet me show you\b",
-    re.IGNORECASE,
-)
-_PLAN_RE = re.compile(
-    r"\b(?:next (?:visit|time|week|session|appointment)|at home|keep doing|continue (?:doing|with)|see you|"
-    r"tomorrow|before (?:your )?next|plan is|we'll progress|we will progress)\b",
-    re.IGNORECASE,
-)
-_DOING_RE = re.compile(
-    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty)\s+"
-    r"(?:sets?|reps?|repetitions|times|minutes?|seconds?|laps)\b|\bsets? of\b|\bgrade\s+\w+|"
-    r"^\s*(?:lie|sit|stand|walk|pull|push|lift|hold|step|squeeze|reach|bend|relax|slide)\b",
-    re.IGNORECASE,
-)
-_ASSESS_RE = re.compile(
-    r"\b(?:let me|let's|i'll|i will|i'm going to|going to|we'll|now i'll)\s+"
-    r"(?:check|test|measure|assess|look at|screen|examine|time|see how|take a look)\b"
-    r"|\b(?:check(?:ing)?|test(?:ing)?|measur(?:e|ing))\s+your\b",
-    re.IGNORECASE,
-)
-_CONTAINER_CLOSE_RE = re.compile(r"\b(?:group|class|session|today|evaluation|eval|assessment)\b", re.IGNORECASE)
-_CONTAINER_KINDS = ("group", "evaluation", "reevaluation")
 
 
 def statement_text(transcript: Sequence[pb.TranscriptSegment]) -> str:

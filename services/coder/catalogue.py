@@ -11,7 +11,6 @@ matching on word stems (`PhraseIndex`) and the sentence model's nearest neighbou
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -66,11 +65,12 @@ class Intervention:
 def stems(text: str) -> list[str]:
     """Lower-case word stems ("Bridges, bridging" -> ["bridg", "bridg"]); hyphens split words."""
     words = _WORD_RE.findall(text.lower().replace("-", " ").replace("’", "'"))
-    return [_stem(w) for w in words]
+    return [stem(w) for w in words]
 
 
 @functools.lru_cache(maxsize=50000)
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """The stem of one lower-case word."""
     word = word.split("'")[0] if word.endswith("'s") else word
     return str(_STEMMER.stemWord(word))
 
@@ -117,14 +117,6 @@ class Catalogue:
     interventions: tuple[Intervention, ...]
     versions: dict[str, str]
     index: PhraseIndex
-
-    @property
-    def fingerprint(self) -> str:
-        """A hash of every entry's text: the key of cached embeddings."""
-        h = hashlib.sha256()
-        for e in self.interventions:
-            h.update(repr((e.id, e.cpt, e.names, e.equipment, e.spoken)).encode())
-        return h.hexdigest()[:16]
 
     def by_code(self) -> dict[str, list[Intervention]]:
         out: dict[str, list[Intervention]] = {}

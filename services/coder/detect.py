@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from services.coder.catalogue import stem
 from services.coder.lexicon import PhraseSet
 from services.coder.rules import Lexicon
 from services.coder.text import NUM_WORDS, NUMBER_RE
@@ -98,9 +99,9 @@ class GoalTerms:
         for goal in goals:
             for word in re.findall(r"[a-z]+", goal.lower()):
                 if len(word) > 2 and word not in _GOAL_STOP:
-                    out.add(_stem(word))
+                    out.add(stem(word))
                     if lex.functional.found(word):
-                        functional.add(_stem(word))
+                        functional.add(stem(word))
         return cls(frozenset(out), frozenset(functional))
 
     def named_in(self, text: str) -> bool:
@@ -111,16 +112,9 @@ class GoalTerms:
             return False
         if re.search(r"\d", text):  # a dose or a measure describes the work, it does not say what it is for
             return False
-        said = {_stem(w) for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2 and w not in _GOAL_STOP}
+        said = {stem(w) for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2 and w not in _GOAL_STOP}
         shared = said & self.stems
         return len(shared) >= GOAL_WORDS and bool(shared & self.functional)
-
-
-def _stem(word: str) -> str:
-    from services.coder.catalogue import stems
-
-    found = stems(word)
-    return found[0] if found else word
 
 
 def is_goal_statement(text: str, lex: Lexicon) -> bool:
@@ -204,7 +198,7 @@ def _alternation(words: Iterable[str]) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _side_patterns(lex_id: int, upper: tuple[str, ...], lower: tuple[str, ...]) -> dict[str, re.Pattern[str]]:
+def _side_patterns(upper: tuple[str, ...], lower: tuple[str, ...]) -> dict[str, re.Pattern[str]]:
     out = {}
     for region, words in (("upper", upper), ("lower", lower)):
         limb = _alternation(words)
@@ -220,7 +214,7 @@ def _side_patterns(lex_id: int, upper: tuple[str, ...], lower: tuple[str, ...]) 
 
 def sided_regions(texts: Iterable[str], lex: Lexicon) -> set[str]:
     """Limbs named with a side somewhere ("right knee", "the knee on the left", "both legs", "L wrist")."""
-    patterns = _side_patterns(id(lex), lex.upper.phrases, lex.lower.phrases)
+    patterns = _side_patterns(lex.upper.phrases, lex.lower.phrases)
     out: set[str] = set()
     for text in texts:
         if _LIMB_ABBREV.search(text):
