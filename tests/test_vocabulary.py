@@ -439,3 +439,17 @@ def test_context_rule_options(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         monkeypatch.undo()
         vocabulary._rules.cache_clear()
+
+
+def test_a_digit_run_beside_a_written_time_stays_a_number() -> None:
+    # Found by test_idempotent: "until one ten" is written "until 13:10" on the first pass; a second pass
+    # must not then read the run before it as a time.
+    once = to_written("1025 until one ten")
+    assert once == "1025 until 13:10" and to_written(once) == once
+    assert to_written("1025 to 1040") == "10:25 to 10:40"  # two runs are still a range of times
+
+
+def test_a_spinal_level_spoken_needs_its_space() -> None:
+    # Found by test_text_without_numbers_unchanged: "CTWO" is not C2.
+    assert to_written("CTWO") == "CTWO"
+    assert to_written("L four and L-five, C two") == "L4 and L5, C2"

@@ -170,7 +170,9 @@ def _rules() -> list[Rule]:
         level = _value(m[2])
         return f"{m[1]}{level}" if 1 <= int(level) <= levels[m[1]] else m[0]
 
-    add(rf"\b([{''.join(levels)}])[\s-]?((?i:{ones}|ten|eleven|twelve)|\d{{1,2}})\b", spine, 0)
+    # A word needs its space ("L four"; "CTWO" is no level), digits may follow at once ("L4").
+    add(rf"\b([{''.join(levels)}])(?:[\s-](?=[A-Za-z])|[\s-]?(?=\d))((?i:{ones}|ten|eleven|twelve)|\d{{1,2}})\b",
+        spine, 0)
 
     # 2. Procedure codes said digit by digit or in pairs: "code nine seven one one oh" -> "code 97110".
     code_word = rf"(?:{ones}|zero|oh|{teens}|{tens})"
@@ -215,9 +217,10 @@ def _rules() -> list[Rule]:
 
     def time_range(m: re.Match[str]) -> str:
         a, b = to_clock(m[2]), to_clock(m[4])
-        # Both spoken or both digits: a mix ("100 to one twenty") is our own output meeting speech.
+        # A bare digit run ("1025") is a time only beside another run: beside speech ("100 to one twenty") or
+        # a written time ("1025 until 13:10", our own output of "until one ten") it is a number.
         kinds = {"run" if t.isdigit() else "spoken" if t[0].isalpha() else "written" for t in (m[2], m[4])}
-        if a is None or b is None or kinds == {"run", "spoken"} or is_measure(m):
+        if a is None or b is None or ("run" in kinds and len(kinds) > 1) or is_measure(m):
             return m[0]
         return f"{m[1] or ''}{a}{m[3]}{b}"
 
