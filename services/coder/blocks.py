@@ -246,10 +246,19 @@ def _ambient_evaluation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.Sess
     """The evaluation code an ambient session bills: an evaluation visit's, or a re-evaluation said."""
     text = statement_text(transcript)
     if ctx.note_type == "evaluation":
-        return classify.evaluation_code("evaluation", text, ctx.discipline, rules)
+        return classify.evaluation_code(_visit_kind(transcript, rules), text, ctx.discipline, rules)
+    # Any other visit (a progress visit re-tests too, but a progress report is not billed on its own) bills a
+    # re-evaluation only when one is said as such.
     if any(kind == "reevaluation" for kind, _s, _e in classify.eval_mentions(text, rules)):
         return classify.evaluation_code("reevaluation", text, ctx.discipline, rules)
     return None
+
+
+def _visit_kind(transcript: Sequence[pb.TranscriptSegment], rules: CodingRules) -> str:
+    """What a visit booked as an evaluation is: a first evaluation, or a re-evaluation said as one."""
+    sentences = [t for seg in transcript if seg.speaker in THERAPIST_ROLES for t in split_sentences(seg.text)
+                 if not t.rstrip().endswith("?")]
+    return "reevaluation" if classify.says_reevaluation_visit(sentences, rules) else "evaluation"
 
 
 def _ensure_evaluation(visit: Visit, transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContext,
@@ -257,7 +266,8 @@ def _ensure_evaluation(visit: Visit, transcript: Sequence[pb.TranscriptSegment],
     """An evaluation visit bills its evaluation code even when no sentence names it."""
     if ctx.note_type != "evaluation" or any(b.kind == "evaluation" for b in visit.blocks):
         return
-    code = classify.evaluation_code("evaluation", statement_text(transcript), ctx.discipline, rules)
+    code = classify.evaluation_code(_visit_kind(transcript, rules), statement_text(transcript), ctx.discipline,
+                                    rules)
     if code is None:
         return
     block = Block(code, kind="evaluation")

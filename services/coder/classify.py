@@ -110,6 +110,19 @@ def eval_mentions(text: str, rules: CodingRules) -> list[tuple[str, int, int]]:
     return [o for o in out if not any(s <= o[1] < e for s, e in refs)]
 
 
+_LATER_RE = re.compile(r"\b(?:next (?:week|visit|time|month)|in (?:a|\w+) (?:weeks?|months?))\b", re.IGNORECASE)
+
+
+def says_reevaluation_visit(sentences: list[str], rules: CodingRules) -> bool:
+    """A visit that re-examines a patient already under care: a re-evaluation named, or today's visit
+    called a recheck or a reassessment ("today is re-check day"), not a later one."""
+    if any(kind == "reevaluation" for kind, _s, _e in eval_mentions(" ".join(sentences), rules)):
+        return True
+    lex = rules.lexicon
+    return any(lex.reeval_visit.found(s) and lex.reeval_today.found(s) and not _LATER_RE.search(s)
+               for s in sentences)
+
+
 def keyword_scores(text: str, rules: CodingRules, discipline: str) -> dict[str, float]:
     """Per-code evidence in one stretch of text: a name 3, a keyword 1, a weak keyword 0.5."""
     scores: dict[str, float] = {}
@@ -134,34 +147,41 @@ def _stated_complexity(text: str) -> int | None:
     return levels[-1] if levels else None
 
 
-def _history_count(text: str, rules: CodingRules) -> int:
+def _history_level(text: str, rules: CodingRules) -> int | None:
+    """0-2 from the comorbidities and personal factors said; None when the history says nothing either way."""
     stated = [m.group(1).lower() for m in _COUNT_COMORB_RE.finditer(text)]
     words = {"no": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
     if stated:
         s = stated[-1]
-        return int(s) if s.isdigit() else words.get(s, 0)
-    return len(set(rules.lexicon.comorbidities.findall(text)))
+        count = int(s) if s.isdigit() else words.get(s, 0)
+    else:
+        count = len(set(rules.lexicon.comorbidities.findall(text)))
+        if count == 0:
+            return None  # nothing found is not "no comorbidities": the talk may not have covered them
+    return 0 if count == 0 else (1 if count <= 2 else 2)
 
 
 def eval_complexity(text: str, rules: CodingRules) -> int:
-    """0 low, 1 moderate, 2 high: the level said, else history, examination and presentation."""
+    """0 low, 1 moderate, 2 high: the level said; else the lowest of the components the talk documents
+    (history, examination, presentation: every component must reach a level for it to be billed); with
+    neither history nor presentation documented, moderate, the commonest level, which the therapist confirms."""
     stated = _stated_complexity(text)
     if stated is not None:
         return stated
     lex = rules.lexicon
-    history = _history_count(text, rules)
-    history_level = 0 if history == 0 else (1 if history <= 2 else 2)
     elements = len(set(lex.body_elements.findall(text)))
     exam_level = 0 if elements <= 2 else (1 if elements <= 4 else 2)
+    presentation: int | None = None
     if lex.high_presentation.found(text):
         presentation = 2
     elif lex.moderate_presentation.found(text):
         presentation = 1
     elif re.search(r"\bstable\b", text, re.IGNORECASE):
         presentation = 0
-    else:
-        presentation = 2  # not stated: history and examination decide
-    return min(history_level, exam_level, presentation)
+    known = [v for v in (_history_level(text, rules), presentation) if v is not None]
+    if not known:
+        return min(1, exam_level)
+    return min([*known, exam_level])
 
 
 def evaluation_code(kind: str, text: str, discipline: str, rules: CodingRules) -> str | None:

@@ -56,6 +56,8 @@ class Lexicon:
     services: dict[str, ServiceLexicon]
     eval_names: PhraseSet
     reeval_names: PhraseSet
+    reeval_visit: PhraseSet  # weaker: decides only on a visit booked as an evaluation
+    reeval_today: PhraseSet  # ... and only when said of today's visit
     comorbidities: PhraseSet
     body_elements: PhraseSet
     high_presentation: PhraseSet
@@ -248,6 +250,8 @@ def _load_lexicon(path: Path, codes: dict[str, CodeInfo]) -> Lexicon:
         services=services,
         eval_names=ps(ev, "names", "evaluation"),
         reeval_names=ps(ev, "reeval_names", "evaluation"),
+        reeval_visit=ps(ev, "reeval_visit", "evaluation"),
+        reeval_today=ps(ev, "reeval_today", "evaluation"),
         comorbidities=ps(ev, "comorbidities", "evaluation"),
         body_elements=ps(ev, "body_elements", "evaluation"),
         high_presentation=ps(ev, "high_presentation", "evaluation"),
