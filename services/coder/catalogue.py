@@ -28,7 +28,7 @@ DISCIPLINES = ("PT", "OT", "SLP")
 # The attribute that decides between neighbouring codes, and the code it leads to.
 ATTRIBUTE_CODES: dict[str, str] = {
     "strength": "97110", "range_of_motion": "97110", "flexibility": "97110", "endurance": "97110",
-    "functional_task": "97530",
+    "functional_task": "97530", "household_task": "97530",
     "balance": "97112", "proprioception": "97112", "vestibular": "97112", "coordination": "97112",
     "posture": "97112", "motor_control": "97112",
     "gait": "97116",
