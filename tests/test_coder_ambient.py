@@ -120,3 +120,56 @@ def test_uncertain_block_is_billed_with_its_runner_up_and_reason(activity_model:
     assert 0.0 < code.confidence <= 1.0
     if code.needs_review:
         assert code.runner_up and code.runner_up != code.cpt and code.review_reason
+
+
+# An evaluation visit: the interview and tests, the plan of care, then treatment. Written for this file.
+EVALUATION = [
+    (0, "therapist", "Good morning, I'm going to ask you a lot of questions first and then test your hip."),
+    (30, "patient", "Sure. It's been sore for about two months."),
+    (120, "therapist", "Where does it hurt when you climb the stairs at home?"),
+    (130, "patient", "Right in the front of the hip."),
+    (400, "therapist", "Lie on your back. Hip flexion is 110 degrees, abduction 4/5, sensation is intact."),
+    (550, "therapist", "Stand up and walk to the door for me. Your gait is antalgic and the posture is upright."),
+    (700, "therapist", "So I'd like to see you twice a week for six weeks, and the goal is climbing a full "
+                       "flight of stairs without the rail."),
+    (780, "therapist", "Lie on your side now, lift the top leg toward the ceiling and lower it slowly, 3x10."),
+    (1000, "therapist", "Now onto your back, squeeze the glutes and lift the hips, 2x15."),
+    (1300, "therapist", "All done for today, see you on Thursday."),
+]
+
+
+def test_an_evaluation_ends_at_its_plan_of_care(activity_model: object) -> None:
+    result = coded(EVALUATION, note_type="evaluation", diagnosis="right hip osteoarthritis")
+    got = blocks(result)
+    assert [cpt for cpt, _, _ in got] == ["97162", "97110"], got
+    assert close(got[0][2], "10:13") and close(got[1][1], "10:13"), got
+
+
+def test_an_evaluation_complexity_unstated_is_moderate_and_low_when_documented_so() -> None:
+    from services.coder import classify
+
+    talk = "Hip flexion 110 degrees, abduction 4/5, sensation intact, gait antalgic, posture upright, balance fair."
+    assert classify.eval_complexity(talk, RULES) == 1  # nothing on history or presentation: moderate
+    assert classify.eval_complexity(talk + " No comorbidities, and a stable presentation.", RULES) == 0
+    assert classify.eval_complexity(talk + " Diabetes, COPD and heart failure; presentation unstable.", RULES) == 2
+    assert classify.eval_complexity("Low complexity evaluation.", RULES) == 0
+
+
+def test_a_visit_booked_as_an_evaluation_but_called_a_recheck_is_a_reevaluation(activity_model: object) -> None:
+    recheck = [(0, "therapist", "Okay, today's your re-check, so I'll measure everything again first."),
+               *EVALUATION[1:]]
+    assert blocks(coded(recheck, note_type="evaluation", diagnosis="right hip osteoarthritis"))[0][0] == "97164"
+    # Saying a recheck will come later does not make today one.
+    later = [*EVALUATION[:-1], (1300, "therapist", "We'll do a progress visit in four weeks, see you Thursday.")]
+    assert blocks(coded(later, note_type="evaluation", diagnosis="right hip osteoarthritis"))[0][0] == "97162"
+
+
+def test_a_household_task_practised_standing_is_a_functional_activity(activity_model: object) -> None:
+    session = [
+        (0, "therapist", "Come over to the counter, we're going to make a cup of tea together."),
+        (60, "therapist", "Fill the kettle at the sink, carry it over with both hands, and set it down."),
+        (300, "therapist", "Reach up for a mug from the top shelf, keep your weight on both feet."),
+        (600, "therapist", "Good, put the dishes back in the cupboard and we're done with the kitchen."),
+    ]
+    got = blocks(coded(session, discipline="OT", diagnosis="left hemiparesis after stroke"))
+    assert [cpt for cpt, _, _ in got] == ["97530"], got

@@ -50,6 +50,7 @@ STAY_AFTER_WRAPUP = 1.5
 EVAL_EXIT = 4.0  # from the evaluation to treatment
 EVAL_EXIT_AFTER_WRAPUP = 0.5  # the same activity going on after the therapist ended it
 EVAL_EXIT_ANNOUNCED = 1.5  # treatment announced after the evaluation
+EVAL_EXIT_AFTER_GOALS = 1.0  # the plan of care is set: the evaluation is over, what comes next is not it
 # Evidence for "none": talk about the plan and goodbyes, the interview before treatment.
 PLAN_WEIGHT = 1.5
 INTERVIEW_WEIGHT = 0.8
@@ -61,6 +62,11 @@ MANUAL_CODE = "97140"
 HANDS_ON_WEIGHT = 2.0
 # A category named in an announcement ("some balance now") counts as much as an intervention's name.
 CATEGORY_WEIGHT = 3.0
+# Sets and repetitions dosed ("3x10", "15 reps") are the mark of therapeutic exercise: a dosed sentence
+# counts this much for 97110 (functional and balance work is rarely dosed in sets).
+DOSE_CODE = "97110"
+DOSE_WEIGHT = 1.0
+_DOSE = re.compile(r"\b\d+\s*x\s*\d+\b|\bsets? of \d+\b|\b\d+\s+(?:reps|repetitions)\b", re.IGNORECASE)
 # The sentence model reads each sentence with this many therapist sentences on either side.
 CONTEXT_LINES = 2
 # A plan or a measurement names activities without doing them: its evidence counts this much.
@@ -98,6 +104,7 @@ class Cues:
     determiners: PhraseSet
     transit: PhraseSet
     hands_on: PhraseSet
+    plan_of_care: PhraseSet
     categories: dict[str, PhraseSet]
     group: PhraseSet
 
@@ -135,6 +142,7 @@ def load_cues(path: Path = CUES_FILE) -> Cues:
         determiners=PhraseSet.of(_list(data, "announce", "determiners")),
         transit=PhraseSet.of(_list(data, "announce", "transit")),
         hands_on=PhraseSet.of([*_list(data, "hands_on", "agent"), *_list(data, "hands_on", "passive")]),
+        plan_of_care=PhraseSet.of(_list(data, "plan_of_care", "phrases")),
         categories={code: PhraseSet.of(_list(data, "categories", code))
                     for code in (data.get("categories") or {})},
         group=PhraseSet.of(_list(data, "group", "address")),
@@ -167,6 +175,7 @@ class Line:
     doing: bool = False
     hands_on: bool = False
     group: bool = False
+    dosed: bool = False  # sets and repetitions given ("3x10"): therapeutic exercise
     after_goals: bool = False  # said after the therapist set the goals
     before_goals: bool = False  # said before the therapist set them (when they are set at all)
 
@@ -248,9 +257,6 @@ def read_cues(text: str, cues: Cues, verbs: frozenset[str], model: ActivityModel
     }
 
 
-# The therapist stating the plan of care's goals ("my goals for you", "our goals are").
-_GOALS_SET = re.compile(
-    r"\b(?:my|our|your|the|long[- ]term|short[- ]term)\s+goals?\b(?:\s+(?:for you|are|is|will be))?", re.IGNORECASE)
 _NEXT_CLAUSE = re.compile(r"[,;]\s+(?=(?:and\s+)?(?:now|next|then|so now|okay|ok|alright|let's|let us|we'll|we will|"
                           r"we're going to|we are going to|time for|time to)\b)", re.IGNORECASE)
 
@@ -284,7 +290,7 @@ def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityMod
             for name, value in read_cues(text, cues, verbs, model).items():
                 setattr(line, name, value)
             lines.append(line)
-    goals_at = next((i for i, ln in enumerate(lines) if _GOALS_SET.search(ln.text) and not ln.question), None)
+    goals_at = next((i for i, ln in enumerate(lines) if cues.plan_of_care.found(ln.text) and not ln.question), None)
     if goals_at is not None:
         for ln in lines[goals_at + 1:]:
             ln.after_goals = True
@@ -305,6 +311,7 @@ def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityMod
         if line.announce or line.wrapup:
             for code in named:
                 ev.phrase[code] = ev.phrase.get(code, 0.0) + CATEGORY_WEIGHT
+        line.dosed = DOSE_CODE in allowed and bool(_DOSE.search(line.text)) and not (line.plan or line.measure)
         if line.hands_on and MANUAL_CODE in allowed:
             ev.phrase[MANUAL_CODE] = ev.phrase.get(MANUAL_CODE, 0.0) + HANDS_ON_WEIGHT
         line.evidence = ev
@@ -341,10 +348,18 @@ def _windows(lines: Sequence[Line]) -> list[tuple[int, int]]:
 # ---------------------------------------------------------------- labelling
 
 
+def _dose(line: Line, code: str) -> float:
+    """What a dosed sentence adds for `code` (kept apart from the catalogue evidence: an evaluation's
+    scaling of treatment evidence does not apply to it)."""
+    return DOSE_WEIGHT if line.dosed and code == DOSE_CODE else 0.0
+
+
 def _emissions(line: Line, states: Sequence[str], codes: Sequence[str], evaluation: bool = False) -> list[float]:
     logits = line.evidence.logits(codes)
     if evaluation and line.before_goals:  # an evaluation's tests look like treatment until the goals are set
         logits = {c: v * BEFORE_GOALS_SCALE for c, v in logits.items()}
+    if line.dosed:  # ... but a test is not dosed in sets: this is treatment wherever the goals are set
+        logits[DOSE_CODE] = logits.get(DOSE_CODE, 0.0) + _dose(line, DOSE_CODE)
     out = []
     for s in states:
         if s in (NONE, PRE):
@@ -371,10 +386,16 @@ def _move_cost(prev: str, state: str, line: Line, before: Line | None, ended: bo
         return float("inf")  # the pre-evaluation talk and the evaluation come first, once
     if state == NONE:
         return END_AFTER_WRAPUP if wrapped else END
+    if state == EVAL:  # from the greeting: an evaluation visit's evaluation comes first, whatever is said
+        return 0.0
     if prev in (NONE, PRE):
         return START_ANNOUNCED if (line.announce or wrapped) else START_LED if line.led else START
     if prev == EVAL:  # an evaluation tests function too: it ends when the therapist ends it
-        return EVAL_EXIT_AFTER_WRAPUP if wrapped else EVAL_EXIT_ANNOUNCED if line.announce else EVAL_EXIT
+        if wrapped:
+            return EVAL_EXIT_AFTER_WRAPUP
+        if line.after_goals:
+            return EVAL_EXIT_AFTER_GOALS
+        return EVAL_EXIT_ANNOUNCED if line.announce else EVAL_EXIT
     if wrapped:  # the last activity is over: the next one starts as from no activity
         return START_ANNOUNCED if line.announce else START_LED if line.led else START
     if line.announce:
@@ -436,8 +457,11 @@ def _absorb_weak_runs(runs: list[Run]) -> list[Run]:
     out: list[Run] = []
     for run in runs:
         if run.state not in (NONE, PRE, EVAL):
-            total = sum(min(ln.evidence.logits([run.state])[run.state], MAX_SENTENCE_EVIDENCE) for ln in run.lines)
-            announced = run.lines[0].announce or (bool(out) and out[-1].lines[-1].wrapup)
+            total = sum(min(ln.evidence.logits([run.state])[run.state] + _dose(ln, run.state), MAX_SENTENCE_EVIDENCE)
+                        for ln in run.lines)
+            # opened by an announcement, a wrap-up of the one before, or the evaluation's plan of care
+            announced = run.lines[0].announce or (bool(out) and (out[-1].lines[-1].wrapup or (
+                out[-1].state == EVAL and run.lines[0].after_goals)))
             if total < (MIN_ANNOUNCED_RUN_EVIDENCE if announced else MIN_RUN_EVIDENCE):
                 run = Run(out[-1].state if out else NONE, run.lines)
         if out and out[-1].state == run.state:
@@ -507,6 +531,7 @@ def visit_from_lines(transcript: Sequence[pb.TranscriptSegment], lines: Sequence
             total = Evidence()
             for ln in run.lines:
                 total.add(ln.evidence)
+                total.phrase[DOSE_CODE] = total.phrase.get(DOSE_CODE, 0.0) + _dose(ln, DOSE_CODE)
             guess = model.decide(total, ctx.discipline, codes)
             cpt = guess.cpt if guess is not None else run.state
             block = Block(cpt, kind="treatment")
