@@ -24,9 +24,15 @@ _SECTION_RE = re.compile(
 )
 
 
+def statements(transcript: Sequence[pb.TranscriptSegment], therapist_only: bool = False) -> list[str]:
+    """The sentences said except questions (a question about diabetes is not a history of diabetes)."""
+    return [t for seg in transcript if not therapist_only or seg.speaker in THERAPIST_ROLES
+            for t in split_sentences(seg.text) if not t.rstrip().endswith("?")]
+
+
 def statement_text(transcript: Sequence[pb.TranscriptSegment]) -> str:
-    """Everything said except questions (a question about diabetes is not a history of diabetes)."""
-    return " ".join(t for seg in transcript for t in split_sentences(seg.text) if not t.rstrip().endswith("?"))
+    """Everything said except questions, as one text."""
+    return " ".join(statements(transcript))
 
 
 def _anchor(context: pb.SessionContext) -> int | None:
@@ -256,9 +262,8 @@ def _ambient_evaluation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.Sess
 
 def _visit_kind(transcript: Sequence[pb.TranscriptSegment], rules: CodingRules) -> str:
     """What a visit booked as an evaluation is: a first evaluation, or a re-evaluation said as one."""
-    sentences = [t for seg in transcript if seg.speaker in THERAPIST_ROLES for t in split_sentences(seg.text)
-                 if not t.rstrip().endswith("?")]
-    return "reevaluation" if classify.says_reevaluation_visit(sentences, rules) else "evaluation"
+    return "reevaluation" if classify.says_reevaluation_visit(statements(transcript, therapist_only=True),
+                                                              rules) else "evaluation"
 
 
 def _ensure_evaluation(visit: Visit, transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContext,

@@ -164,7 +164,8 @@ def _history_level(text: str, rules: CodingRules) -> int | None:
 def eval_complexity(text: str, rules: CodingRules) -> int:
     """0 low, 1 moderate, 2 high: the level said; else the lowest of the components the talk documents
     (history, examination, presentation: every component must reach a level for it to be billed); with
-    neither history nor presentation documented, moderate, the commonest level, which the therapist confirms."""
+    neither history nor presentation documented, moderate (the commonest level, which the therapist
+    confirms) unless the examination itself covered too few elements for it."""
     stated = _stated_complexity(text)
     if stated is not None:
         return stated
