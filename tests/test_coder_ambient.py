@@ -173,3 +173,59 @@ def test_a_household_task_practised_standing_is_a_functional_activity(activity_m
     ]
     got = blocks(coded(session, discipline="OT", diagnosis="left hemiparesis after stroke"))
     assert [cpt for cpt, _, _ in got] == ["97530"], got
+
+
+# An evaluation whose goals come only at the end, with exercise and hands-on work between the tests
+# and the goal talk: the examination is the evaluation's, the treatment after it is billed as treatment.
+GOALS_AT_THE_END = [
+    (0, "therapist", "Good afternoon, today is your first visit, so it's questions and measurements first."),
+    (20, "patient", "Okay. The shoulder has been stiff since the fall in March."),
+    (90, "therapist", "Does it wake you at night? And can you reach the top shelf at home?"),
+    (100, "patient", "Every night, and no, not the top shelf."),
+    (240, "therapist", "Raise the arm out to the side as far as it goes. 95 degrees of abduction."),
+    (330, "therapist", "Push up against my hand. Abduction strength is 3+/5, external rotation 4-/5."),
+    (420, "therapist", "Reach behind your back. You get to the belt line, and it is tender to touch at the front."),
+    (600, "therapist", "Alright, let's get some work in. Grab the pulley handles and pull the right arm up, "
+                       "2x15, slow on the way down."),
+    (720, "therapist", "Now the yellow band, elbow at your side, rotate out, 3x10."),
+    (840, "therapist", "Seven, eight, nine, ten. Rest a moment and go again."),
+    (960, "therapist", "Lie back on the table and let your arm hang loose. I'm going to glide the shoulder "
+                       "down and back, slow grade three oscillations."),
+    (1140, "therapist", "Stay relaxed, I'm holding the arm and stretching into rotation."),
+    (1320, "therapist", "Sit up slowly. Here's what I want us working toward over the next six weeks: "
+                        "reaching the top shelf and sleeping through the night."),
+    (1380, "therapist", "I'd like to see you twice a week for six weeks. See you Monday."),
+]
+
+
+def test_an_evaluation_with_its_goals_at_the_end_keeps_the_treatment_in_between(activity_model: object) -> None:
+    got = blocks(coded(GOALS_AT_THE_END, note_type="evaluation", discipline="PT",
+                       diagnosis="left shoulder adhesive capsulitis"))
+    assert [cpt for cpt, _, _ in got] == ["97162", "97110", "97140"], got
+    assert close(got[0][2], "10:10") and close(got[1][1], "10:10"), got
+    assert close(got[2][1], "10:16") and close(got[2][2], "10:22"), got
+
+
+def test_a_reading_is_a_measurement_and_a_dose_is_not() -> None:
+    from services.coder.ambient import load_cues, read_cues
+
+    cues = load_cues()
+    assert read_cues("4 seconds.", cues, frozenset())["measure"]
+    assert read_cues("The swelling is 41 centimeters around.", cues, frozenset())["measure"]
+    assert read_cues("It came out 52/80 on the questionnaire.", cues, frozenset())["measure"]
+    assert not read_cues("Hold it for 30 seconds and lower slowly.", cues, frozenset())["measure"]
+    assert not read_cues("Last one, heel cord stretch on the step, 30 seconds, three times each side.",
+                         cues, frozenset())["measure"]
+
+
+def test_a_move_to_the_next_place_and_a_purpose_are_not_the_activity(activity_model: object) -> None:
+    from services.coder import activity
+    from services.coder.ambient import load_cues, read_cues, session_lines
+    from tests.test_coder_flags import draft as make_draft
+
+    said = [(0, "therapist", "Okay, step over to the window for me."),
+            (10, "therapist", "Reaching past ninety is what lets you wash your hair on your own.")]
+    lines = session_lines(make_draft(said, mode="ambient").transcript, activity.current(RULES), "PT", load_cues())
+    assert lines[0].transit and lines[0].evidence.logits(["97116"])["97116"] < 1.0
+    cue = read_cues(said[1][2], load_cues(), frozenset())
+    assert cue["purpose"] and not cue["announce"]

@@ -88,6 +88,23 @@ def test_phrase_index_takes_the_longest_match_on_word_stems() -> None:
     assert not cat.index.find(stems("the weather was lovely at the lake"))
 
 
+def test_a_name_said_with_a_side_a_count_or_an_article_inside_it_still_matches(tmp_path: Path) -> None:
+    (tmp_path / "x.toml").write_text('version = "t"\n' + ENTRY.replace(
+        'synonyms = ["wall slides"]', 'synonyms = ["wall slides", "slide up the wall", "heel slide"]'))
+    cat = load_catalogue(tmp_path, known_codes=["97110"])
+
+    def found(text: str) -> list[tuple[str, int, int]]:
+        return [(h.phrase, h.start, h.end) for h in cat.index.find(stems(text))]
+
+    # "right" and "one" are said inside the name; the content words stay in order
+    assert ("slide up the wall", 0, 5) in found("slide right up the wall")
+    assert ("heel slide", 0, 3) in found("heel, one slide")
+    assert ("heel slide", 1, 6) in found("your heel the right one slide")  # three fillers in between
+    assert not any(p == "heel slide" for p, _, _ in found("heel the right one little slide"))  # four: too far
+    assert not any(p == "heel slide" for p, _, _ in found("slide your heel"))  # order matters
+    assert found("heel slide") == [("heel slide", 0, 2)]  # an exact match is not counted twice
+
+
 def _model() -> ActivityModel:
     return ActivityModel(load_default_catalogue(), RULES)
 

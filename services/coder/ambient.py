@@ -55,8 +55,14 @@ EVAL_EXIT_AFTER_GOALS = 1.0  # the plan of care is set: the evaluation is over, 
 PLAN_WEIGHT = 1.5
 INTERVIEW_WEIGHT = 0.8
 DOING_WEIGHT = 1.0  # treatment in progress argues against "none"
-BEFORE_GOALS_SCALE = 0.5  # an evaluation's treatment evidence before the therapist sets the goals
+BEFORE_GOALS_SCALE = 1.0  # an evaluation's treatment evidence before the therapist sets the goals
 EVAL_BASE = 0.6  # in an evaluation visit, a sentence with no treatment evidence is part of the evaluation
+# ... but a sentence doing treatment (an instruction, sets, the therapist's hands) is the evaluation's
+# only when little else is said: tests are instructions too, so it keeps a little; measuring is the
+# evaluation's own work.
+EVAL_DOING = 0.2
+EVAL_MEASURE = 0.6
+TEST_REACH = 3  # an instruction is a test when a measurement is read off within this many sentences
 # The therapist's hands doing the work, the patient passive, is manual therapy whatever it is called.
 MANUAL_CODE = "97140"
 HANDS_ON_WEIGHT = 2.0
@@ -176,11 +182,19 @@ class Line:
     hands_on: bool = False
     group: bool = False
     dosed: bool = False  # sets and repetitions given ("3x10"): therapeutic exercise
+    tested: bool = False  # an instruction whose result is read off next ("Push against me." "4-/5."): a test
     after_goals: bool = False  # said after the therapist set the goals
     before_goals: bool = False  # said before the therapist set them (when they are set at all)
 
 
 _WORD = re.compile(r"[a-z']+")
+# A result read off: a score ("31/80", "4-/5") or a number with a unit of time, distance or angle. Said
+# with no instruction ("4 seconds.", "54 centimeters") it is a measurement; with one ("hold 30
+# seconds") it is the dose.
+READING_WORDS = 8  # a reading is said short ("4 seconds, good"), or as a statement ("... is 54 centimeters")
+_SCORE = re.compile(r"\b\d+[+-]?\s*/\s*\d+\b")
+_READING = re.compile(r"\b\d+(?:\.\d+)?\s*(?:seconds?|secs?|centimet(?:er|re)s?|cm|millimet(?:er|re)s?|mm|"
+                      r"inch(?:es)?|feet|met(?:er|re)s?|degrees?|percent|%)(?!\w)", re.IGNORECASE)
 _STATEMENT = re.compile(r"\b(?:is|are|was|were|isn't|aren't|wasn't|weren't)\b")
 _PRAISE = re.compile(r"\s*(?:very |really |that's a |that was a |what a )?(?:nice|good|great|perfect|excellent|"
                      r"awesome|beautiful|lovely|better)\s+(?!job\b|work\b)[a-z]+", re.IGNORECASE)
@@ -227,16 +241,18 @@ def read_cues(text: str, cues: Cues, verbs: frozenset[str], model: ActivityModel
         after = head_of_lead[lead.end():].lstrip(" ,")
         led = bool(after) and not (cues.continue_after_lead.regex is not None
                                    and cues.continue_after_lead.regex.match(after))
-    measure = cues.measure.found(text)
+    first = _WORD.match(head)
+    instructs = first is not None and (first.group(0) in cues.imperatives or first.group(0) in verbs)
+    reads_off = len(low.split()) <= READING_WORDS or _STATEMENT.search(low) is not None  # not a dose
+    measure = cues.measure.found(text) or bool(_SCORE.search(text)) or (
+        not instructs and not question and reads_off and bool(_READING.search(text)))
     wrapup = cues.wrap_strong.found(text)
     settle = cues.wrap_weak.found(text)
     plan = cues.plan.found(text)
     praise = _PRAISE.match(low) is not None  # "Nice turn", "Good step": about what was just done
     if not announce and not question and not measure and not wrapup and not praise and model is not None:
         announce = _names_at_head(head, cues, model)
-    first = _WORD.match(head)
-    imperative = not praise and first is not None and (first.group(0) in cues.imperatives
-                                                       or first.group(0) in verbs)
+    imperative = not praise and instructs
     doing = (imperative or cues.counting.found(text) or cues.positions.found(text)) and not measure
     return {
         "announce": announce,
@@ -296,7 +312,14 @@ def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityMod
             ln.after_goals = True
         for ln in lines[:goals_at]:
             ln.before_goals = True
-    texts = [ln.text for ln in lines]
+    # "Step over to the corner" moves to the next place: its words ("step over") are not the activity.
+    for i, ln in enumerate(lines):
+        # the therapist's hands starting work is a new activity begun, however it is worded
+        if ln.hands_on and not ln.announce and (i == 0 or not lines[i - 1].hands_on):
+            ln.led = True
+        ahead = lines[i + 1:i + 1 + TEST_REACH]
+        ln.tested = ln.doing and any(nxt.measure and not nxt.dosed for nxt in ahead)
+    texts = [_without(cues.transit, ln.text) if ln.transit else ln.text for ln in lines]
     windows = [" ".join(texts[a:b]) for a, b in _windows(lines)]
     allowed = set(model.allowed_codes(discipline))
     for line, ev in zip(lines, model.evidence(texts, discipline, windows), strict=True):
@@ -316,6 +339,10 @@ def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityMod
             ev.phrase[MANUAL_CODE] = ev.phrase.get(MANUAL_CODE, 0.0) + HANDS_ON_WEIGHT
         line.evidence = ev
     return lines
+
+
+def _without(phrases: PhraseSet, text: str) -> str:
+    return phrases.regex.sub(" ", text) if phrases.regex is not None else text
 
 
 @functools.lru_cache(maxsize=4)
@@ -368,7 +395,14 @@ def _emissions(line: Line, states: Sequence[str], codes: Sequence[str], evaluati
         elif s == EVAL:
             # Setting the goals closes an evaluation (the plan of care is its last part): after them a
             # sentence is no longer the evaluation's by default.
-            out.append((0.0 if line.after_goals else EVAL_BASE) + (INTERVIEW_WEIGHT if line.interview else 0.0))
+            if line.after_goals:
+                base = 0.0
+            elif line.measure:
+                base = EVAL_BASE + EVAL_MEASURE
+            else:
+                treating = (line.doing or line.dosed or line.hands_on) and not line.tested
+                base = EVAL_DOING if treating else EVAL_BASE
+            out.append(base + (INTERVIEW_WEIGHT if line.interview else 0.0))
         else:
             out.append(min(logits.get(s, 0.0), MAX_SENTENCE_EVIDENCE))
     return out

@@ -43,6 +43,14 @@ ATTRIBUTE_CODES: dict[str, str] = {
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _STEMMER = snowballstemmer.stemmer("english")
 
+# Words a therapist puts inside an exercise's name without changing what it is ("stand on the right
+# leg only" is "stand on one leg"; "lift the 3 pound weight" is "lift weight"): a phrase also matches
+# with these left out of it and of the talk, when at least two of its other words remain, in order.
+FILLER_WORDS = ("the", "a", "an", "your", "my", "his", "her", "their", "our", "this", "that", "these", "those",
+                "right", "left", "both", "one", "each", "other", "just", "only", "little", "some", "more",
+                "same", "good", "nice", "slow", "slowly", "gently", "again", "really", "very", "up")
+MAX_FILLER_GAP = 3  # at most this many filler words inside one match
+
 
 @dataclass(frozen=True)
 class Intervention:
@@ -84,11 +92,24 @@ class PhraseHit:
     end: int
 
 
+@functools.lru_cache(maxsize=1)
+def _fillers() -> frozenset[str]:
+    return frozenset(stem(w) for w in FILLER_WORDS)
+
+
+def _is_filler(s: str) -> bool:
+    return s in _fillers() or s.isdigit()
+
+
 @dataclass
 class PhraseIndex:
-    """Phrases as stem sequences, looked up from their first stem: one pass over a text's words."""
+    """Phrases as stem sequences, looked up from their first stem: one pass over a text's words.
+    Each phrase of two or more content words is also kept without its filler words (`FILLER_WORDS`),
+    matched against the talk's content words, so a side, a count or an article said inside an
+    exercise's name does not hide it."""
 
     by_first: dict[str, list[tuple[tuple[str, ...], str, str, int]]] = field(default_factory=dict)
+    loose_by_first: dict[str, list[tuple[tuple[str, ...], str, str, int]]] = field(default_factory=dict)
     # How many codes' catalogue text (names, equipment, verbs, spoken lines) uses each phrase: "walker"
     # or "table" turn up under many codes and say little; "rocker knife" under one and says much.
     spread: dict[tuple[str, ...], int] = field(default_factory=dict)
@@ -97,6 +118,9 @@ class PhraseIndex:
         key = tuple(stems(phrase))
         if key:
             self.by_first.setdefault(key[0], []).append((key, phrase, kind, entry))
+        content = tuple(s for s in key if not _is_filler(s))
+        if len(content) >= 2:
+            self.loose_by_first.setdefault(content[0], []).append((content, phrase, kind, entry))
 
     def find(self, text_stems: Sequence[str]) -> list[PhraseHit]:
         """Every phrase occurrence; where phrases overlap, the longer one wins."""
@@ -105,6 +129,16 @@ class PhraseIndex:
             for key, phrase, kind, entry in self.by_first.get(s, ()):
                 if tuple(text_stems[i:i + len(key)]) == key:
                     hits.append(PhraseHit(phrase, kind, entry, i, i + len(key)))
+        exact = {(h.start, h.end, h.entry, h.kind) for h in hits}
+        where = [i for i, s in enumerate(text_stems) if not _is_filler(s)]
+        content = [text_stems[i] for i in where]
+        for j, s in enumerate(content):
+            for key, phrase, kind, entry in self.loose_by_first.get(s, ()):
+                if tuple(content[j:j + len(key)]) != key:
+                    continue
+                start, end = where[j], where[j + len(key) - 1] + 1
+                if end - start - len(key) <= MAX_FILLER_GAP and (start, end, entry, kind) not in exact:
+                    hits.append(PhraseHit(phrase, kind, entry, start, end))
         longest: dict[int, int] = {}
         for h in hits:  # a word inside a longer match of another phrase does not count again
             for k in range(h.start, h.end):
