@@ -55,12 +55,18 @@ EVAL_EXIT_AFTER_GOALS = 1.0  # the plan of care is set: the evaluation is over, 
 PLAN_WEIGHT = 1.5
 INTERVIEW_WEIGHT = 0.8
 DOING_WEIGHT = 1.0  # treatment in progress argues against "none"
-BEFORE_GOALS_SCALE = 1.0  # an evaluation's treatment evidence before the therapist sets the goals
+BEFORE_GOALS_SCALE = 1.0  # an evaluation's treatment evidence before the therapist sets the goals (PT, OT:
+# their tests are measures and questions, and goals said only at the end must not halve the treatment)
 EVAL_BASE = 0.6  # in an evaluation visit, a sentence with no treatment evidence is part of the evaluation
 # ... but a sentence doing treatment (an instruction, sets, the therapist's hands) is the evaluation's
 # only when little else is said: tests are instructions too, so it keeps a little; measuring is the
 # evaluation's own work.
 EVAL_DOING = 0.2
+# A speech-language examination is itself a run of tasks (naming, repeating, following commands, trial
+# sips): there an instruction is the evaluation's as much as any other sentence.
+EVAL_DOING_BY_DISCIPLINE = {"SLP": EVAL_BASE}
+# ... and before the goals are set its tasks' evidence for treatment codes counts this much there.
+BEFORE_GOALS_SCALE_BY_DISCIPLINE = {"SLP": 0.5}
 EVAL_MEASURE = 0.6
 TEST_REACH = 3  # an instruction is a test when a measurement is read off within this many sentences
 # The therapist's hands doing the work, the patient passive, is manual therapy whatever it is called.
@@ -381,10 +387,11 @@ def _dose(line: Line, code: str) -> float:
     return DOSE_WEIGHT if line.dosed and code == DOSE_CODE else 0.0
 
 
-def _emissions(line: Line, states: Sequence[str], codes: Sequence[str], evaluation: bool = False) -> list[float]:
+def _emissions(line: Line, states: Sequence[str], codes: Sequence[str], evaluation: bool = False,
+               eval_doing: float = EVAL_DOING, before_goals_scale: float = BEFORE_GOALS_SCALE) -> list[float]:
     logits = line.evidence.logits(codes)
     if evaluation and line.before_goals:  # an evaluation's tests look like treatment until the goals are set
-        logits = {c: v * BEFORE_GOALS_SCALE for c, v in logits.items()}
+        logits = {c: v * before_goals_scale for c, v in logits.items()}
     if line.dosed:  # ... but a test is not dosed in sets: this is treatment wherever the goals are set
         logits[DOSE_CODE] = logits.get(DOSE_CODE, 0.0) + _dose(line, DOSE_CODE)
     out = []
@@ -401,7 +408,7 @@ def _emissions(line: Line, states: Sequence[str], codes: Sequence[str], evaluati
                 base = EVAL_BASE + EVAL_MEASURE
             else:
                 treating = (line.doing or line.dosed or line.hands_on) and not line.tested
-                base = EVAL_DOING if treating else EVAL_BASE
+                base = eval_doing if treating else EVAL_BASE
             out.append(base + (INTERVIEW_WEIGHT if line.interview else 0.0))
         else:
             out.append(min(logits.get(s, 0.0), MAX_SENTENCE_EVIDENCE))
@@ -437,20 +444,23 @@ def _move_cost(prev: str, state: str, line: Line, before: Line | None, ended: bo
     return SWITCH_LED if line.led else SWITCH
 
 
-def label(lines: Sequence[Line], codes: Sequence[str], evaluation: bool) -> list[str]:
+def label(lines: Sequence[Line], codes: Sequence[str], evaluation: bool, discipline: str = "") -> list[str]:
     """The most likely state of each sentence: Viterbi over the sentences' emissions minus the cost of
     each move (cheap where the therapist announces or wraps up, dear elsewhere)."""
     if not lines:
         return []
+    eval_doing = EVAL_DOING_BY_DISCIPLINE.get(discipline, EVAL_DOING)
+    before_goals_scale = BEFORE_GOALS_SCALE_BY_DISCIPLINE.get(discipline, BEFORE_GOALS_SCALE)
     states = [PRE, EVAL, NONE, *codes] if evaluation else [NONE, *codes]
     start = PRE if evaluation else NONE
     score = [(0.0 if s == start else -_move_cost(start, s, lines[0], None)) + e
-             for s, e in zip(states, _emissions(lines[0], states, codes, evaluation), strict=True)]
+             for s, e in zip(states, _emissions(lines[0], states, codes, evaluation, eval_doing, before_goals_scale),
+                                             strict=True)]
     back: list[list[int]] = []
     ended = False
     for line, before in zip(lines[1:], lines, strict=False):
         ended = ended or before.session_end
-        emit = _emissions(line, states, codes, evaluation)
+        emit = _emissions(line, states, codes, evaluation, eval_doing, before_goals_scale)
         new_score, pointers = [], []
         for s in states:
             moves = [score[k] - _move_cost(p, s, line, before, ended) for k, p in enumerate(states)]
@@ -542,7 +552,7 @@ def visit_from_lines(transcript: Sequence[pb.TranscriptSegment], lines: Sequence
                      rules: CodingRules, model: ActivityModel, evaluation_code: str | None) -> Visit:
     anchor = parse_clock(ctx.session_start) or 0
     codes = [c for c in model.allowed_codes(ctx.discipline) if rules.code(c).kind == "treatment"]
-    labels = label(lines, codes, evaluation_code is not None)
+    labels = label(lines, codes, evaluation_code is not None, ctx.discipline)
     runs = _absorb_weak_runs(_runs(lines, labels))
     group = _is_group(lines, model, ctx, rules)
 
