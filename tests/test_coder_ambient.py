@@ -229,3 +229,23 @@ def test_a_move_to_the_next_place_and_a_purpose_are_not_the_activity(activity_mo
     assert lines[0].transit and lines[0].evidence.logits(["97116"])["97116"] < 1.0
     cue = read_cues(said[1][2], load_cues(), frozenset())
     assert cue["purpose"] and not cue["announce"]
+
+
+# The agenda names exercise before the hands-on work starts, and a purpose statement during the exercise
+# names a functional task: neither is an activity of its own.
+NAMED_NOT_LED = [
+    (0, "therapist", "Morning. Your surgeon okayed light strengthening, so we'll add some of that at the end."),
+    (60, "therapist", "Lie back and let your knee go loose, I'll do the moving."),
+    (180, "therapist", "I'm bending the knee slowly and holding it at the stiff point, tell me if it's too much."),
+    (400, "therapist", "I'm gliding the kneecap up and down now, stay relaxed."),
+    (600, "therapist", "Sit up. Now you do the work: ankle weight on, straighten the knee, 3x10."),
+    (780, "therapist", "That's the strength for getting out of a low car seat."),
+    (840, "therapist", "Now lie on your side and lift the top leg, 2x12."),
+    (1080, "therapist", "Good work today, that's it."),
+]
+
+
+def test_an_activity_named_but_not_led_has_no_block(activity_model: object) -> None:
+    got = blocks(coded(NAMED_NOT_LED))
+    assert [cpt for cpt, _, _ in got] == ["97140", "97110"], got
+    assert close(got[0][1], "10:01") and close(got[1][1], "10:10"), got

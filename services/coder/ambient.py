@@ -112,6 +112,7 @@ class Cues:
     counting: PhraseSet
     positions: PhraseSet
     imperatives: frozenset[str]
+    not_verbs: frozenset[str]
     openers: PhraseSet
     determiners: PhraseSet
     transit: PhraseSet
@@ -150,6 +151,7 @@ def load_cues(path: Path = CUES_FILE) -> Cues:
         counting=PhraseSet.of(_list(data, "doing", "counting")),
         positions=PhraseSet.of(_list(data, "doing", "positions")),
         imperatives=frozenset(_list(data, "doing", "imperatives")),
+        not_verbs=frozenset(_list(data, "doing", "not_verbs")),
         openers=PhraseSet.of(_list(data, "doing", "openers")),
         determiners=PhraseSet.of(_list(data, "announce", "determiners")),
         transit=PhraseSet.of(_list(data, "announce", "transit")),
@@ -197,6 +199,9 @@ _WORD = re.compile(r"[a-z']+")
 # A result read off: a score ("31/80", "4-/5") or a number with a unit of time, distance or angle. Said
 # with no instruction ("4 seconds.", "54 centimeters") it is a measurement; with one ("hold 30
 # seconds") it is the dose.
+# "That's the strength for ...", "This is what lets you ...": what the work is for, said about it.
+_PURPOSE_STATEMENT = re.compile(r"^(?:that's|that is|this is|it's|those are|these are)\b.*\b(?:for|you need|lets you|"
+                                r"helps you|gets you)\b")
 READING_WORDS = 8  # a reading is said short ("4 seconds, good"), or as a statement ("... is 54 centimeters")
 _SCORE = re.compile(r"\b\d+[+-]?\s*/\s*\d+\b")
 _READING = re.compile(r"\b\d+(?:\.\d+)?\s*(?:seconds?|secs?|centimet(?:er|re)s?|cm|millimet(?:er|re)s?|mm|"
@@ -271,7 +276,7 @@ def read_cues(text: str, cues: Cues, verbs: frozenset[str], model: ActivityModel
         "preview": cues.preview.found(text),
         "question": question,
         "measure": measure,
-        "purpose": cues.purpose.found(text),
+        "purpose": cues.purpose.found(text) or _PURPOSE_STATEMENT.match(head) is not None,
         "interview": cues.interview.found(text) or (question and not doing),
         "doing": doing and not question,
         "hands_on": cues.hands_on.found(text),
@@ -302,7 +307,7 @@ def _clauses(sentences: Sequence[str], cues: Cues) -> list[str]:
 
 def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityModel, discipline: str,
                   cues: Cues) -> list[Line]:
-    verbs = _catalogue_verbs(model)
+    verbs = _catalogue_verbs(model) - cues.not_verbs
     lines: list[Line] = []
     for i, seg in enumerate(transcript):
         if seg.speaker not in THERAPIST_ROLES:
@@ -506,7 +511,9 @@ def _absorb_weak_runs(runs: list[Run]) -> list[Run]:
             # opened by an announcement, a wrap-up of the one before, or the evaluation's plan of care
             announced = run.lines[0].announce or (bool(out) and (out[-1].lines[-1].wrapup or (
                 out[-1].state == EVAL and run.lines[0].after_goals)))
-            if total < (MIN_ANNOUNCED_RUN_EVIDENCE if announced else MIN_RUN_EVIDENCE):
+            # nothing done in it (no instruction, sets or hands-on work): an activity named, not led
+            idle = not any(ln.doing or ln.dosed or ln.hands_on for ln in run.lines)
+            if idle or total < (MIN_ANNOUNCED_RUN_EVIDENCE if announced else MIN_RUN_EVIDENCE):
                 run = Run(out[-1].state if out else NONE, run.lines)
         if out and out[-1].state == run.state:
             out[-1].lines.extend(run.lines)
