@@ -50,6 +50,13 @@ class Lexicon:
     topic_pain: Pattern
     progress: list[Pattern]
     skilled: list[Pattern]
+    purpose: list[Pattern]
+    observation: list[Pattern]
+    recap_opens: list[Pattern]
+    recap_min_clauses: int
+    home_opens: list[Pattern]
+    home_times: list[Pattern]
+    home_not_report: list[Pattern]
     role_cues: list[tuple[Pattern, float]]
     rewrite_patient: list[tuple[Pattern, str]]
     rewrite_therapist: list[tuple[Pattern, str]]
@@ -83,6 +90,20 @@ class Lexicon:
 
     def is_skilled(self, text: str) -> bool:
         return _any(self.skilled, text)
+
+    def is_purpose(self, text: str) -> bool:
+        """A therapist's "this is what lets you ..." tying an activity to a function."""
+        return _any(self.purpose, text)
+
+    def is_observation(self, text: str) -> bool:
+        """The therapist's view of tolerance or movement quality ("you tire after the second lap")."""
+        return _any(self.observation, text)
+
+    def is_home_instruction(self, text: str) -> bool:
+        """An instruction for the time between visits, not a report of it."""
+        if _any(self.home_opens, text):
+            return True
+        return _any(self.home_times, text) and not _any(self.home_not_report, text)
 
     def opens_hep(self, text: str) -> bool:
         return _any(self.hep_opens, text)
@@ -139,6 +160,13 @@ def parse_lexicon(data: dict[str, Any]) -> Lexicon:
         topic_pain=re.compile(data["topic"]["pain"], re.IGNORECASE),
         progress=_compile(data["progress"]["markers"]),
         skilled=_compile(data["skilled"]["markers"]),
+        purpose=_compile(data.get("purpose", {}).get("markers", [])),
+        observation=_compile(data.get("observation", {}).get("markers", [])),
+        recap_opens=_compile(data.get("recap", {}).get("opens", [])),
+        recap_min_clauses=int(data.get("recap", {}).get("min_clauses", 3)),
+        home_opens=_compile(data.get("home_instruction", {}).get("opens", [])),
+        home_times=_compile(data.get("home_instruction", {}).get("times", [])),
+        home_not_report=_compile(data.get("home_instruction", {}).get("not_report", [])),
         role_cues=[(re.compile(p, re.IGNORECASE), float(w)) for p, w in data["roles"]["cues"]],
         rewrite_patient=_pairs(data["rewrite"]["patient"]),
         rewrite_therapist=_pairs(data["rewrite"]["therapist"]),

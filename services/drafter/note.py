@@ -18,6 +18,12 @@ from services.drafter.smalltalk import strip_small_talk
 _PROMPT = re.compile(r"\b(tell me|describe|show me) (about|what|how|where|when)\b[^.?!]*", re.IGNORECASE)
 _NUMBER_WORDS = re.compile(r"\b(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b", re.IGNORECASE)
 _ROLES = (THERAPIST, PATIENT, "other")
+# The next activity announced ("So, let's ..."), not a recap of the results.
+_ANNOUNCE = re.compile(
+    r"^(let[\u2019']s|we[\u2019']re going|we[\u2019']ll|i[\u2019']m going|i[\u2019']ll|now|next|first|today we)\b",
+    re.IGNORECASE)
+# A result of a test or measure (not a home dosage such as "2x10" or "30 seconds").
+_TEST_RESULT = re.compile(r"(°|\b(degrees?|percent|score)\b|%|\b\d[+-]?/\d+\b)", re.IGNORECASE)
 _KIND_RANK = {"measure": 3, "pain": 3, "impression": 2, "goal_link": 2, "hep": 2}
 MAX_PROGRESS_LINES = 6
 # A header said in an earlier segment decides only for sentences the rules barely place.
@@ -130,6 +136,43 @@ def _run_on_parts(body: str, lex: Lexicon) -> list[str]:
     return [p[0].upper() + p[1:] for p in parts if p.strip(" .,")]
 
 
+def _is_recap(text: str, lex: Lexicon) -> bool:
+    """ "So, stairs with one rail, 12 minutes on the bike, transfers with a light touch": a summary of results."""
+    if not any(p.search(text) for p in lex.recap_opens):
+        return False
+    rest = text.split(",", 1)[-1].strip()
+    if lex.is_task(rest) or lex.is_coaching(rest) or _ANNOUNCE.search(rest):
+        return False  # "So, we'll start the rower, ...": the next activity, not a recap
+    clauses = [c for c in split_clauses(text)[1:] if lex.has_clinical(c)]  # has_clinical covers measures, activities
+    return len(clauses) >= lex.recap_min_clauses - 1 and len(split_clauses(text)) >= lex.recap_min_clauses
+
+
+def _reasoned_section(text: str, lex: Lexicon, placed: str | None = None) -> tuple[str, str] | None:
+    """Assessment or plan for a therapist's sentence that the section cues may outvote.
+
+    A sentence saying what an activity is for ("working the calf is what gets you up a curb") is
+    clinical reasoning, and an instruction for the time between visits ("bridges on the bed,
+    2x10, every morning") is the plan, even when they name an exercise or carry a count (which alone
+    would make them objective). An instruction that opens as one ("At home, ...", "Keep up ...")
+    outranks a purpose said in it; a time-of-home word ("tonight", "twice a day") does not. The
+    therapist's view of tolerance ("you tire after the second lap") takes a line only from objective
+    (or from nowhere), never a report or a plan.
+    """
+    if text.rstrip().endswith("?"):
+        return None
+    if any(p.search(text) for p in lex.home_opens):
+        return "plan", "hep"
+    if lex.is_purpose(text):
+        return "assessment", "goal_link"
+    if lex.is_home_instruction(text):
+        return "plan", "hep"
+    if placed in ("objective", None) and lex.is_observation(text):
+        return "assessment", "progress"
+    if placed in ("objective", None) and _is_recap(text, lex):
+        return "assessment", "progress"
+    return None
+
+
 def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.SessionContext,
                  roles: Sequence[str], lex: Lexicon) -> list[_Item]:
     items: list[_Item] = []
@@ -143,7 +186,9 @@ def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.Session
         text = sent.text if dictated and not lex.is_strong_smalltalk(sent.text) else strip_small_talk(sent.text, lex)
         if not text and not lex.is_strong_smalltalk(sent.text) and not lex.is_weak_smalltalk(sent.text):
             body = strip_fillers(sent.text, lex)
-            if body and rescue(body, sent.role, lex).section is not None:
+            if body and sent.role == THERAPIST and not dictated and lex.is_purpose(body):
+                text = body  # "This is how you'll manage the pill box on your own": a purpose, no clinical word
+            elif body and rescue(body, sent.role, lex).section is not None:
                 text = body  # no clinical word, but a sentence model places it
         topic, qseg = "", None
         rescued = False
@@ -156,7 +201,13 @@ def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.Session
         body = strip_fillers(text, lex) if text else ""
         if not body:
             continue
-        parts = [body] if dictated or rescued or sent.role != THERAPIST else _run_on_parts(body, lex)
+        # One home instruction is one plan line, even with commas ("Keep the blue band, and do the rows
+        # once a day"): the parts of it alone would read as session work.
+        # A test result run on before it ("Flexion 110 degrees, keep the slides going every day") is
+        # still cut off to stay in objective.
+        whole = dictated or rescued or sent.role != THERAPIST or (
+            _reasoned_section(body, lex) == ("plan", "hep") and not _TEST_RESULT.search(body))
+        parts = [body] if whole else _run_on_parts(body, lex)
         for part in parts:
             if sent.role == THERAPIST and lex.closes_hep(part):
                 hep = False
@@ -168,30 +219,46 @@ def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.Session
             kind = "pain"
             if not rescued:
                 section, kind = _section_for(sent, part, carried, context, lex, report_seg == sent.seg)
-            if section is None:
+            placed: list[tuple[str, str]] = [(section, kind)] if section is not None else []
+            reasoned = _reasoned_section(part, lex, section) if sent.role == THERAPIST and not dictated else None
+            if reasoned is not None and reasoned[0] != section:
+                # A purpose or an observation said over a measured or named activity keeps the line in
+                # objective as well (the data and the reasoning both belong to the note); a home
+                # instruction's counts are its dosage, not a measure of this session: plan alone.
+                keep = section == "objective" and reasoned[0] == "assessment" and (
+                    lex.has_measure(part) or lex.has_intervention(part))
+                placed = [*placed, reasoned] if keep else [reasoned]
+            if not placed:
                 continue
-            report_seg = sent.seg if sent.role == THERAPIST and section == "subjective" else -1
-            if hep and section == "objective":
-                section, kind = "plan", "hep"
+            report_seg = sent.seg if sent.role == THERAPIST and placed[0][0] == "subjective" else -1
             out = clean_sentence(part, sent.role, lex)
             if not out:
                 continue
-            last = items[-1] if items else None
-            if last and last.seg == sent.seg and last.section == section:
-                last.texts.append(out)
-                if _KIND_RANK.get(kind, 0) > _KIND_RANK.get(last.kind, 0):
-                    last.kind = kind
-                continue
-            item = _Item(section=section, kind=kind, seg=sent.seg, role=sent.role, texts=[out], segs={sent.seg})
-            if sent.role == PATIENT and section == "subjective":
-                whole = " ".join(split_clauses(sent.text))
-                if topic and qseg is not None and not (
-                    lex.topic_body.search(whole) or (topic == "Pain" and lex.topic_pain.search(whole))
-                ):
-                    item.prefix = topic
-                    item.segs.add(qseg)
-            items.append(item)
+            for section, kind in placed:
+                if hep and section == "objective":
+                    section, kind = "plan", "hep"
+                _add_item(items, section, kind, sent, out, topic, qseg, lex)
     return items
+
+
+def _add_item(items: list[_Item], section: str, kind: str, sent: Sentence, out: str, topic: str,
+              qseg: int | None, lex: Lexicon) -> None:
+    """Append a sentence to the last item of its segment and section, or start a new item."""
+    last = next((i for i in reversed(items[-2:]) if i.seg == sent.seg and i.section == section), None)
+    if last is not None and items[-1].seg == sent.seg:  # no other segment's item in between
+        last.texts.append(out)
+        if _KIND_RANK.get(kind, 0) > _KIND_RANK.get(last.kind, 0):
+            last.kind = kind
+        return
+    item = _Item(section=section, kind=kind, seg=sent.seg, role=sent.role, texts=[out], segs={sent.seg})
+    if sent.role == PATIENT and section == "subjective":
+        whole = " ".join(split_clauses(sent.text))
+        if topic and qseg is not None and not (
+            lex.topic_body.search(whole) or (topic == "Pain" and lex.topic_pain.search(whole))
+        ):
+            item.prefix = topic
+            item.segs.add(qseg)
+    items.append(item)
 
 
 def _derived_assessment(items: list[_Item], lex: Lexicon) -> list[_Item]:
