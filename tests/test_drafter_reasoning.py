@@ -5,7 +5,10 @@ Every sentence here is invented for these tests (no eval or development case wor
 
 from __future__ import annotations
 
+import pytest
+
 from proto import scribe_pb2 as pb
+from services.drafter.clean import drop_vocatives
 from services.drafter.lexicon import load_lexicon
 from services.drafter.note import _reasoned_section, draft_note
 from services.drafter.roles import content_score
@@ -133,3 +136,14 @@ def test_recap_of_results_goes_to_assessment_and_stays_objective():
 def test_an_announcement_is_not_a_recap():
     note = note_of(("therapist", "So, we'll start the rowing machine, 6 minutes, level 2."))
     assert "rowing" not in texts(note, "assessment")
+
+
+@pytest.mark.parametrize(("said", "kept"), [
+    ("Keep the walker close on the turn, Marguerite.", "Keep the walker close on the turn."),
+    ("Mrs. Albright, sit tall for me.", "Sit tall for me."),
+    ("Stay tall, Reggie, and breathe out as you lift.", "Stay tall, and breathe out as you lift."),
+    ("We'll repeat the TUG, Berg, and the 6 minute walk.", "We'll repeat the TUG, Berg, and the 6 minute walk."),
+    ("Next visit is Thursday, Monday.", "Next visit is Thursday, Monday."),
+])
+def test_a_name_said_to_address_someone_stays_out_of_the_note(said: str, kept: str) -> None:
+    assert drop_vocatives(said, load_lexicon()) == kept

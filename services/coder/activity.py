@@ -46,6 +46,8 @@ PHRASE_SCALE = 1.0
 NEIGHBOUR_SCALE = 5.0
 # A block's code is left to the therapist (needs_review) below this probability.
 REVIEW_BELOW = 0.6
+# The catalogue lines read per sentence, nearest first (enough to reach every code's nearest line).
+NEIGHBOURS_READ = 200
 _CACHE_MAX = 20000
 
 
@@ -207,16 +209,20 @@ class ActivityModel:
         return ev
 
     def neighbour_evidence(self, vector: np.ndarray, allowed: Sequence[str],
-                           exclude_entry: int | None = None) -> Evidence:
+                           exclude_entry: int | None = None, sims: np.ndarray | None = None) -> Evidence:
+        """`sims`: the vector's similarity to every catalogue line, when already computed in a batch."""
         ev = Evidence()
         if self._docs.size == 0:
             return ev
-        sims = self._docs @ vector
+        if sims is None:
+            sims = self._docs @ vector
         entries = self.catalogue.interventions
         best: dict[str, float] = {}
-        order = np.argsort(-sims)
+        top = min(NEIGHBOURS_READ, len(sims))
+        part = np.argpartition(-sims, top - 1)[:top]
+        order = part[np.argsort(-sims[part])]
         nearest: list[tuple[float, str]] = []
-        for k in order[:200]:
+        for k in order:
             i = int(self._doc_entry[k])
             if exclude_entry is not None and i == exclude_entry:
                 continue
@@ -244,8 +250,12 @@ class ActivityModel:
         out = [self.phrase_evidence(t, discipline, allowed) for t in texts]
         if self.encoder is not None and texts:
             windows = list(contexts) if contexts is not None else list(texts)
-            for ev, vector in zip(out, self.embed(windows), strict=True):
-                near = self.neighbour_evidence(vector, [c for c in allowed if self.rules.code(c).kind != "group"])
+            vectors = self.embed(windows)
+            # one matrix product for the whole session: a product per sentence took most of the coding time
+            sims = self._docs @ np.stack(vectors).T if self._docs.size else None
+            treating = [c for c in allowed if self.rules.code(c).kind != "group"]
+            for n, (ev, vector) in enumerate(zip(out, vectors, strict=True)):
+                near = self.neighbour_evidence(vector, treating, sims=None if sims is None else sims[:, n])
                 ev.neighbour, ev.nearest = near.neighbour, near.nearest
         return out
 

@@ -6,6 +6,24 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+_VOWELS = "aeiou"
+
+
+def _inflected(word: str) -> str:
+    """Regex for a phrase's leading word with its -s/-ed/-ing forms, spelled the English way (come ->
+    coming, step -> stepping, carry -> carried); a word that is not plainly alphabetic stays as it is."""
+    if len(word) < 3 or not word.isalpha():
+        return re.escape(word)
+    if word.endswith("e") and not word.endswith("ee"):
+        return re.escape(word[:-1]) + "(?:e|es|ed|ing)"
+    if word.endswith("y") and word[-2] not in _VOWELS:
+        return re.escape(word[:-1]) + "(?:y|ies|ied|ying)"
+    last = word[-1]
+    if (len(word) <= 4 and last not in _VOWELS + "wxy" and word[-2] in _VOWELS
+            and word[-3] not in _VOWELS):  # a short consonant-vowel-consonant verb doubles its last letter
+        return re.escape(word) + f"(?:s|{last}ed|{last}ing)?"
+    return re.escape(word) + "(?:s|es|ed|ing)?"
+
 
 def phrase_pattern(phrase: str) -> str:
     """Regex source for one lexicon phrase (see the header of data/lexicon.toml)."""
@@ -13,7 +31,10 @@ def phrase_pattern(phrase: str) -> str:
     any_ending = phrase.endswith("*")
     if any_ending:
         phrase = phrase[:-1]
-    parts = [re.escape(p) for p in re.split(r"[\s\-]+", phrase) if p]
+    words = [p for p in re.split(r"[\s\-]+", phrase) if p]
+    parts = [re.escape(p) for p in words]
+    if len(words) > 1:  # "head to" also says "heading to", "come over" "coming over"
+        parts[0] = _inflected(words[0])
     body = r"[\s\-]+".join(parts)
     lead = r"\b" if phrase[:1].isalnum() else ""
     if any_ending:

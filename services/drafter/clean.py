@@ -14,6 +14,15 @@ from services.drafter.sentences import CLAUSE_BREAK, split_clauses
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'll|I'd|me|my|mine|myself|we|we're|our|us)\b", re.IGNORECASE)
 _SECOND_PERSON = re.compile(r"\b(you|your|you're|yourself)\b", re.IGNORECASE)
+# A person addressed by name ("Go ahead with the cane, Dolores." "Mr. Osei, sit tall."): the name says
+# nothing clinical and is often not the patient's (a caregiver, a child): it stays out of the note.
+_HONORIFIC = r"(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)"
+_VOCATIVE_HEAD = re.compile(rf"^{_HONORIFIC}[A-Z][a-z]+,\s*")
+_VOCATIVE_MID = re.compile(rf",\s+{_HONORIFIC}?([A-Z][a-z]+)(?=\s*(?:[,.!?]|$))")
+# Capitalised mid-sentence for other reasons than being a name addressed.
+_NOT_NAMES = frozenset({"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January",
+                        "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                        "November", "December", "Okay", "Ok", "God"})
 
 
 def _strip_leading(text: str, lex: Lexicon) -> str:
@@ -110,9 +119,19 @@ def third_person(text: str, role: str, lex: Lexicon) -> str:
     return _cap(rewritten)
 
 
+def drop_vocatives(text: str, lex: Lexicon) -> str:
+    """The sentence without a name it addresses someone by (a clinical word, e.g. a test named after
+    someone and listed in the lexicon, is kept)."""
+    def mid(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return m.group(0) if name in _NOT_NAMES or lex.has_clinical(name) else ""
+    out = _VOCATIVE_MID.sub(mid, _VOCATIVE_HEAD.sub("", text.strip()))
+    return out[:1].upper() + out[1:] if out else out
+
+
 def clean_sentence(text: str, role: str, lex: Lexicon) -> str:
     """Note text for one sentence, or "" when nothing is left after the fillers."""
-    body = strip_fillers(text, lex)
+    body = strip_fillers(drop_vocatives(text, lex), lex)
     if not body:
         return ""
     out = third_person(body, role, lex)
