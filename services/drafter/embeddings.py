@@ -154,6 +154,23 @@ def rescuer(model: PrototypeClassifier, margin: float = RESCUE_MARGIN) -> Callab
     return rescue
 
 
+def care_check(
+    model: PrototypeClassifier, margin: float = RESCUE_MARGIN
+) -> Callable[[str, str, Lexicon], Classification]:
+    """For a clause on a chatter topic with only everyday clinical words: subjective when the model
+    hears a care report in it (its best label subjective, clear of the runner-up), else None."""
+
+    def care(text: str, role: str, lex: Lexicon) -> Classification:
+        if not text or _QUESTION.search(text):
+            return Classification(None)
+        pred = model.predict(text)
+        if pred.label != "subjective" or pred.margin < margin:
+            return Classification(None)
+        return Classification("subjective", kind_of("subjective", text, lex), 0.0)
+
+    return care
+
+
 def hybrid(model: PrototypeClassifier, margin: float = MARGIN) -> Callable[[str, str, Lexicon], Classification]:
     """Rules first; the model only where the rules are unsure (see module docstring)."""
     rescue = rescuer(model)
@@ -197,7 +214,7 @@ def build(model_path: str) -> PrototypeClassifier:
 def install(model_path: str | None = None) -> PrototypeClassifier:
     """Load the model (cached per path) and put the hybrid classifier behind the seam."""
     model = build(model_path or default_model_path())
-    set_classifier(hybrid(model), rescuer(model), model.deferred)
+    set_classifier(hybrid(model), rescuer(model), model.deferred, care_check(model))
     return model
 
 

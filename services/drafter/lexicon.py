@@ -13,6 +13,10 @@ SECTIONS = ("subjective", "objective", "assessment", "plan")
 DATA_FILE = Path(__file__).resolve().parent / "data" / "sections.toml"
 
 Pattern = re.Pattern[str]
+# A body part said as someone's ("my back", "her left hand"): a report, not "back home" or "on hand".
+_OWNED = re.compile(
+    r"\b(my|his|her|their|your|left|right|low|lower|upper|mid|both) (back|hands?|foot|feet|heart|core)\b",
+    re.IGNORECASE)
 
 
 def _compile(items: list[str]) -> list[Pattern]:
@@ -36,6 +40,9 @@ class Lexicon:
     smalltalk_prepositions: frozenset[str]
     smalltalk_tails: frozenset[str]
     clinical: list[Pattern]
+    smalltalk_topics: list[Pattern]
+    everyday: list[Pattern]
+    limitation: list[Pattern]
     measures: list[Pattern]
     interventions: list[Pattern]
     coaching: list[Pattern]
@@ -63,6 +70,26 @@ class Lexicon:
 
     def has_clinical(self, text: str) -> bool:
         return _any(self.clinical, text) or self.has_measure(text) or self.has_intervention(text)
+
+    def is_chat_topic(self, text: str) -> bool:
+        """Names what patients chat about (a show, a meal, a relative, a pet, an outing, the game)."""
+        return _any(self.smalltalk_topics, text) or self.is_strong_smalltalk(text)
+
+    def says_limitation(self, text: str) -> bool:
+        """A limitation or a care goal ("I can't sit through ...", "I want to get back to ...")."""
+        return _any(self.limitation, text)
+
+    def everyday_only(self, text: str) -> bool:
+        """Clinical only by everyday words ("night", "car", "work", "sat", "back home", "doing better").
+
+        A body part owned ("my back", "her hands") is never everyday.
+        """
+        if not self.has_clinical(text):
+            return False
+        masked = _OWNED.sub(lambda m: m.group(1) + " BODY", text)
+        for p in self.everyday:
+            masked = p.sub(" ~ ", masked)
+        return not self.has_clinical(masked) and "BODY" not in masked
 
     def has_measure(self, text: str) -> bool:
         return _any(self.measures, text)
@@ -146,6 +173,9 @@ def parse_lexicon(data: dict[str, Any]) -> Lexicon:
         smalltalk_prepositions=frozenset(w.lower() for w in data["smalltalk"].get("prepositions", [])),
         smalltalk_tails=frozenset(w.lower() for w in data["smalltalk"].get("tails", [])),
         clinical=_compile(data["clinical"]["terms"]),
+        smalltalk_topics=_compile(data["smalltalk"].get("topics", [])),
+        everyday=_compile(data["clinical"].get("everyday", [])),
+        limitation=_compile(data["clinical"].get("limitation", [])),
         measures=_compile(data["measures"]["patterns"]),
         interventions=_compile(data["interventions"]["patterns"]),
         coaching=_compile(data["coaching"]["openers"]),

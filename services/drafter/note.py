@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from proto import scribe_pb2 as pb
@@ -11,9 +11,9 @@ from services.drafter import evidence
 from services.drafter.clean import clean_sentence, strip_fillers
 from services.drafter.lexicon import SECTIONS, Lexicon, load_lexicon
 from services.drafter.roles import PATIENT, THERAPIST, assign_roles
-from services.drafter.sections import AMBIGUOUS, classify, kind_of, prefetcher, rescue, section_scores
+from services.drafter.sections import AMBIGUOUS, care, classify, kind_of, prefetcher, rescue, section_scores
 from services.drafter.sentences import RUN_ON_BREAK, Sentence, sentences_of, split_clauses, split_text
-from services.drafter.smalltalk import strip_small_talk
+from services.drafter.smalltalk import drop_everyday_chatter, strip_small_talk
 
 _PROMPT = re.compile(r"\b(tell me|describe|show me) (about|what|how|where|when)\b[^.?!]*", re.IGNORECASE)
 _NUMBER_WORDS = re.compile(r"\b(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b", re.IGNORECASE)
@@ -173,6 +173,23 @@ def _reasoned_section(text: str, lex: Lexicon, placed: str | None = None) -> tup
     return None
 
 
+def _heard_as_care(role: str, lex: Lexicon) -> Callable[[str], bool]:
+    """Whether the sentence model hears a care report in a clause the everyday-chatter rule would drop."""
+
+    def heard(clause: str) -> bool:
+        return care(clause, role, lex).section is not None
+
+    return heard
+
+
+def _reports_chat(text: str, lex: Lexicon) -> bool:
+    """A therapist's line the rules would file as the patient's report, not session work or a plan
+    ("Sounds like the grandkids kept you up all night"): judged for everyday chatter like a patient's."""
+    if lex.has_measure(text) or lex.has_intervention(text) or lex.is_task(text) or lex.is_coaching(text):
+        return False
+    return classify(text, THERAPIST, lex).section == "subjective"
+
+
 def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.SessionContext,
                  roles: Sequence[str], lex: Lexicon) -> list[_Item]:
     items: list[_Item] = []
@@ -183,8 +200,13 @@ def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.Session
         if sent.header is not None and sent.role == THERAPIST:
             carried = sent.header
         dictated = sent.header is not None and sent.role == THERAPIST
-        text = sent.text if dictated and not lex.is_strong_smalltalk(sent.text) else strip_small_talk(sent.text, lex)
-        if not text and not lex.is_strong_smalltalk(sent.text) and not lex.is_weak_smalltalk(sent.text):
+        said, chatty = sent.text, False
+        if sent.role != THERAPIST or (not dictated and _reports_chat(sent.text, lex)):
+            # "I watched six hours of that cooking show": a patient's chatter held in by an everyday word
+            said = drop_everyday_chatter(sent.text, lex, _heard_as_care(sent.role, lex))
+            chatty = said != sent.text
+        text = sent.text if dictated and not lex.is_strong_smalltalk(sent.text) else strip_small_talk(said, lex)
+        if not text and not chatty and not lex.is_strong_smalltalk(sent.text) and not lex.is_weak_smalltalk(sent.text):
             body = strip_fillers(sent.text, lex)
             if body and sent.role == THERAPIST and not dictated and lex.is_purpose(body):
                 text = body  # "This is how you'll manage the pill box on your own": a purpose, no clinical word
@@ -194,7 +216,8 @@ def _draft_items(transcript: Sequence[pb.TranscriptSegment], context: pb.Session
         rescued = False
         if sent.role == PATIENT:
             topic, qseg = _question_topic(transcript, roles, sent.seg, lex)
-            if not text and topic and _NUMBER_WORDS.search(sent.text) and not lex.is_strong_smalltalk(sent.text):
+            if (not text and not chatty and topic and _NUMBER_WORDS.search(sent.text)
+                    and not lex.is_strong_smalltalk(sent.text)):
                 text, rescued = sent.text, True  # "About a two." answering "how bad is it today?"
         if text and lex.is_preamble(text):
             text = _trim_preamble(text, lex)

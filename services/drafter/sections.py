@@ -92,18 +92,23 @@ def no_rescue(text: str, role: str, lex: Lexicon) -> Classification:
 Prefetch = Callable[[], AbstractContextManager[object]]
 _classifier: Classifier = rule_classifier
 _rescuer: Classifier = no_rescue
+_care: Classifier = no_rescue
 _prefetch: Prefetch | None = None
 
 
-def set_classifier(fn: Classifier | None, rescue: Classifier | None = None, prefetch: Prefetch | None = None) -> None:
+def set_classifier(fn: Classifier | None, rescue: Classifier | None = None, prefetch: Prefetch | None = None,
+                   care: Classifier | None = None) -> None:
     """Swap the sentence classifier (None restores the rules).
 
     `rescue` is asked about a sentence the small-talk rules dropped for want of a clinical word
     (never one with a chatter word): a section keeps it. Rules alone never rescue.
+    `care` is asked about a clause on a chatter topic whose only clinical word is an everyday one
+    ("we sat all night watching the finale"): "subjective" keeps it. Rules alone drop such a clause.
     """
-    global _classifier, _rescuer, _prefetch
+    global _classifier, _rescuer, _prefetch, _care
     _classifier = fn or rule_classifier
     _rescuer = rescue or no_rescue
+    _care = care or no_rescue
     _prefetch = prefetch if fn else None
 
 
@@ -117,3 +122,7 @@ def classify(text: str, role: str, lex: Lexicon) -> Classification:
 
 def rescue(text: str, role: str, lex: Lexicon) -> Classification:
     return _rescuer(text, role, lex)
+
+
+def care(text: str, role: str, lex: Lexicon) -> Classification:
+    return _care(text, role, lex)

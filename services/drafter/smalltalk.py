@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from services.drafter.lexicon import Lexicon
 from services.drafter.sentences import split_clauses
@@ -78,3 +79,65 @@ def strip_small_talk(sentence: str, lex: Lexicon) -> str:
     if text[-1] not in ".!?":
         text += "."
     return text
+
+
+# Where a clause turns to what happened around it ("My back was sore after I watched six hours of
+# baking shows"): the part from the conjunction on is judged alone.
+_TURN = re.compile(r"\s+(?=(?:after|while|when|whenever|before|because|since|until|and then|but|so)\s)", re.IGNORECASE)
+
+CareCheck = Callable[[str], bool]
+
+
+def _never(_: str) -> bool:
+    return False
+
+
+def is_everyday_chatter(clause: str, lex: Lexicon, care: CareCheck = _never) -> bool:
+    """A clause about a show, a meal, a relative, a pet or an outing whose only clinical evidence is an
+    everyday word ("night", "car", "work", "sat", "back", "better"), or none at all, with no limitation
+    said in it: chatter, unless `care` (the sentence model) places it as a care report."""
+    if not lex.is_chat_topic(clause) or lex.says_limitation(clause):
+        return False
+    if lex.has_clinical(clause) and not lex.everyday_only(clause):
+        return False
+    return not care(clause)
+
+
+def _goes_with_chatter(clause: str, lex: Lexicon) -> bool:
+    """A clause right after a chatter clause that says nothing of care on its own (no clinical word
+    but an everyday one, or only a number, and no limitation): it goes on with the chatter."""
+    if lex.says_limitation(clause):
+        return False
+    return not _any_term(clause, lex) or lex.everyday_only(clause)
+
+
+def drop_everyday_chatter(sentence: str, lex: Lexicon, care: CareCheck = _never) -> str:
+    """The sentence without its everyday-chatter clauses (see `is_everyday_chatter`); "" when no
+    clinical clause is left. A clause with real clinical words keeps its own chatter-free part:
+    "My back was sore after I watched six hours of baking shows" -> "My back was sore."
+    """
+    if not lex.is_chat_topic(sentence):
+        return sentence
+    if is_everyday_chatter(sentence, lex, care):
+        return ""
+    kept: list[str] = []
+    changed = after_chatter = False
+    for clause in split_clauses(sentence):
+        parts = _TURN.split(clause.strip())
+        head = parts[0]
+        if is_everyday_chatter(clause, lex, care) or (after_chatter and _goes_with_chatter(clause, lex)):
+            changed = after_chatter = True
+            continue  # "we drove to the lake house, we sat in the car 3 hours": the rest is the outing's
+        after_chatter = False
+        if len(parts) > 1:
+            tails = [t for t in parts[1:] if not is_everyday_chatter(t, lex, care) or lex.says_limitation(clause)]
+            if len(tails) < len(parts) - 1 and lex.has_clinical(head) and not is_everyday_chatter(head, lex, care):
+                clause = " ".join([head, *tails])
+                changed = True
+        kept.append(clause.strip())
+    if not changed:
+        return sentence
+    text = ", ".join(c for c in kept if c).strip(" ,.")
+    if not text or not lex.has_clinical(text):
+        return ""
+    return text + "."
