@@ -200,3 +200,28 @@ def test_recogniser_forms_of_short_names_and_units() -> None:
     assert {c.cpt: (c.start, c.stop) for c in result.codes} == {
         "97110": ("9:05", "9:28"), "97112": ("9:28", "9:40"), "97116": ("9:40", "9:54")}
     assert {c.cpt: c.units_stated for c in result.codes}["97116"] == 2
+
+
+# ---------------------------------------------------------------- a service described, not named
+
+def _review(d: pb.DraftUpdate) -> dict[str, bool]:
+    return {c.cpt: c.needs_review for c in code_draft(d, RULES).codes}
+
+
+def test_a_time_range_said_of_described_work_bills_what_it_describes() -> None:
+    d = draft(["Therapeutic exercise from 9:05 to 9:20, leg press and step ups.",
+               "9:21 to 9:33 we did tandem stance and single leg stance on the foam pad with eyes closed.",
+               "Patient tolerated well."])
+    got = codes(d)
+    assert got["97110"] == ("9:05", "9:20", 15)
+    assert got["97112"] == ("9:21", "9:33", 12)
+    assert _review(d)["97112"]  # named by what was done: the therapist confirms the service
+
+
+def test_a_duration_bills_described_work_only_when_it_is_plain() -> None:
+    plain = draft(["Therapeutic exercise from 9:05 to 9:20, leg press and step ups.",
+                   "Then about 12 minutes of tandem stance and single leg stance on foam."])
+    assert codes(plain)["97112"] == ("", "", 12)
+    vague = draft(["Therapeutic exercise from 9:05 to 9:20, leg press and step ups.",
+                   "Ice to the knee for 10 minutes afterwards."])
+    assert set(codes(vague)) == {"97110"}

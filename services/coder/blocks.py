@@ -18,6 +18,9 @@ from services.coder.rules import CodingRules
 from services.coder.text import find_durations, find_ranges, find_units, parse_clock, split_sentences
 from services.coder.visit import THERAPIST_ROLES, Block, Sentence, Visit
 
+# A duration said with no service ("hold 30 seconds", "ice for 10 minutes" are durations too) names a
+# billed service only when the activity is plain: at least two catalogue names of its code.
+DESCRIBED_DURATION_EVIDENCE = 2 * activity.NAME_WEIGHT
 _SECTION_RE = re.compile(
     r"^\s*(subjective|objective|assessment|plan|goals?|long[\s-]term goals?|short[\s-]term goals?)\s*(?:[.:,-]|$)",
     re.IGNORECASE,
@@ -110,10 +113,24 @@ def _dictation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContex
                     continue  # "Bill two units of that": the units only; else also the service's time
             if not mentions:
                 if ranges:
+                    described = None if current >= 0 and not blocks[current].has_times else \
+                        _described_service(text, ctx, rules, blocks)
                     if current >= 0 and not blocks[current].has_times:
                         _set_times(blocks[current], ranges[0].start, ranges[0].stop)
+                    elif described is not None:
+                        current = len(blocks)
+                        blocks.append(described)
+                        _set_times(described, ranges[0].start, ranges[0].stop)
+                        sent.section = section = ""
                     else:
                         pending_range = (ranges[0].start, ranges[0].stop)
+                elif durations and (current < 0 or blocks[current].has_times or blocks[current].duration):
+                    described = _described_service(text, ctx, rules, blocks, DESCRIBED_DURATION_EVIDENCE)
+                    if described is not None:
+                        current = len(blocks)
+                        blocks.append(described)
+                        described.duration = durations[0][0]
+                        sent.section = section = ""
                 if current >= 0 and section not in ("subjective", "assessment", "plan", "goal"):
                     sent.block = current
                     blocks[current].segs.append(i)
@@ -207,6 +224,24 @@ def _dictated_services(text: str, ctx: pb.SessionContext, rules: CodingRules, fu
         if cpt not in out:
             out.append(cpt)
     return out
+
+
+def _described_service(text: str, ctx: pb.SessionContext, rules: CodingRules, blocks: Sequence[Block],
+                       min_evidence: float = 0.0) -> Block | None:
+    """A time dictated with no service named ("10:20 to 10:32 tandem stance on foam, eyes closed"): the
+    service is what the sentence describes, read from the intervention catalogue like an ambient
+    activity; billed for the therapist to confirm (needs_review). None unless a catalogue name is said,
+    the best code's phrase evidence reaches `min_evidence`, and the code is not billed already."""
+    model = activity.current(rules)
+    codes = [c for c in model.allowed_codes(ctx.discipline) if _kind(rules, c) == "treatment"]
+    evidence = model.evidence([text], ctx.discipline)[0]
+    if not evidence.hits:
+        return None
+    guess = model.decide(evidence, ctx.discipline, codes)
+    if guess is None or evidence.phrase.get(guess.cpt, 0.0) < min_evidence or any(b.cpt == guess.cpt for b in blocks):
+        return None
+    return Block(guess.cpt, kind="treatment", confidence=guess.confidence, runner_up=guess.runner_up, why=guess.why,
+                 needs_review=True)
 
 
 def _find_or_make(blocks: list[Block], cpt: str, rules: CodingRules, allow_new: bool, has_time: bool = False) -> int:
