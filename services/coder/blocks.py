@@ -18,8 +18,10 @@ from services.coder.rules import CodingRules
 from services.coder.text import find_durations, find_ranges, find_units, parse_clock, split_sentences
 from services.coder.visit import THERAPIST_ROLES, Block, Sentence, Visit
 
-# A duration said with no service ("hold 30 seconds", "ice for 10 minutes" are durations too) names a
-# billed service only when the activity is plain: at least two catalogue names of its code.
+# A clock range said with no service names one by what is described in it: some catalogue name of the
+# code must be said (equipment alone is not enough). A duration ("hold 30 seconds", "ice for 10 minutes"
+# are durations too) only when the activity is plain: at least two catalogue names of its code.
+DESCRIBED_RANGE_EVIDENCE = 1.0
 DESCRIBED_DURATION_EVIDENCE = 2 * activity.NAME_WEIGHT
 _SECTION_RE = re.compile(
     r"^\s*(subjective|objective|assessment|plan|goals?|long[\s-]term goals?|short[\s-]term goals?)\s*(?:[.:,-]|$)",
@@ -113,11 +115,10 @@ def _dictation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContex
                     continue  # "Bill two units of that": the units only; else also the service's time
             if not mentions:
                 if ranges:
-                    described = None if current >= 0 and not blocks[current].has_times else \
-                        _described_service(text, ctx, rules, blocks)
                     if current >= 0 and not blocks[current].has_times:
                         _set_times(blocks[current], ranges[0].start, ranges[0].stop)
-                    elif described is not None:
+                    elif (described := _described_service(text, ctx, rules, blocks,
+                                                          DESCRIBED_RANGE_EVIDENCE)) is not None:
                         current = len(blocks)
                         blocks.append(described)
                         _set_times(described, ranges[0].start, ranges[0].stop)
@@ -125,8 +126,8 @@ def _dictation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContex
                     else:
                         pending_range = (ranges[0].start, ranges[0].stop)
                 elif durations and (current < 0 or blocks[current].has_times or blocks[current].duration):
-                    described = _described_service(text, ctx, rules, blocks, DESCRIBED_DURATION_EVIDENCE)
-                    if described is not None:
+                    if (described := _described_service(text, ctx, rules, blocks,
+                                                        DESCRIBED_DURATION_EVIDENCE)) is not None:
                         current = len(blocks)
                         blocks.append(described)
                         described.duration = durations[0][0]
@@ -227,7 +228,7 @@ def _dictated_services(text: str, ctx: pb.SessionContext, rules: CodingRules, fu
 
 
 def _described_service(text: str, ctx: pb.SessionContext, rules: CodingRules, blocks: Sequence[Block],
-                       min_evidence: float = 0.0) -> Block | None:
+                       min_evidence: float) -> Block | None:
     """A time dictated with no service named ("10:20 to 10:32 tandem stance on foam, eyes closed"): the
     service is what the sentence describes, read from the intervention catalogue like an ambient
     activity; billed for the therapist to confirm (needs_review). None unless a catalogue name is said,
