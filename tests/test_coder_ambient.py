@@ -249,3 +249,14 @@ def test_an_activity_named_but_not_led_has_no_block(activity_model: object) -> N
     got = blocks(coded(NAMED_NOT_LED))
     assert [cpt for cpt, _, _ in got] == ["97140", "97110"], got
     assert close(got[0][1], "10:01") and close(got[1][1], "10:10"), got
+
+
+def test_repetitions_counted_aloud_dose_the_exercise() -> None:
+    from services.coder.activity import current
+    from services.coder.ambient import _COUNTED, load_cues, session_lines
+
+    assert _COUNTED.search("Eight, nine, ten, rest.") and _COUNTED.search("13, 14, 15.")
+    assert not _COUNTED.search("Pain is 4/10 and we start at 10:05.")
+    seg = pb.TranscriptSegment(seq=0, start_s=0.0, end_s=4.0, speaker="therapist", text="Six, seven, eight, good.")
+    line = session_lines([seg], current(load_default_rules()), "PT", load_cues())[0]
+    assert line.dosed

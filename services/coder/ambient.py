@@ -76,11 +76,15 @@ MANUAL_CODE = "97140"
 HANDS_ON_WEIGHT = 2.0
 # A category named in an announcement ("some balance now") counts as much as an intervention's name.
 CATEGORY_WEIGHT = 3.0
-# Sets and repetitions dosed ("3x10", "15 reps") are the mark of therapeutic exercise: a dosed sentence
-# counts this much for 97110 (functional and balance work is rarely dosed in sets).
+# Sets and repetitions dosed ("3x10", "15 reps") or counted aloud are the mark of therapeutic exercise:
+# a dosed sentence counts this much for 97110 (functional and balance work is rarely dosed in sets).
 DOSE_CODE = "97110"
 DOSE_WEIGHT = 1.0
 _DOSE = re.compile(r"\b\d+\s*x\s*\d+\b|\bsets? of \d+\b|\b\d+\s+(?:reps|repetitions)\b", re.IGNORECASE)
+# Repetitions counted aloud ("eight, nine, ten", "13, 14, 15"): three numbers in a row.
+_NUMBER = (r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+           r"sixteen|seventeen|eighteen|nineteen|twenty)")
+_COUNTED = re.compile(rf"\b{_NUMBER}\W+{_NUMBER}\W+{_NUMBER}\b", re.IGNORECASE)
 # The sentence model reads each sentence with this many therapist sentences on either side.
 CONTEXT_LINES = 2
 # A plan or a measurement names activities without doing them: its evidence counts this much.
@@ -347,7 +351,8 @@ def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityMod
         if line.announce or line.wrapup:
             for code in named:
                 ev.phrase[code] = ev.phrase.get(code, 0.0) + CATEGORY_WEIGHT
-        line.dosed = DOSE_CODE in allowed and bool(_DOSE.search(line.text)) and not (line.plan or line.measure)
+        dose = _DOSE.search(line.text) or _COUNTED.search(line.text)
+        line.dosed = DOSE_CODE in allowed and bool(dose) and not (line.plan or line.measure)
         if line.hands_on and MANUAL_CODE in allowed:
             ev.phrase[MANUAL_CODE] = ev.phrase.get(MANUAL_CODE, 0.0) + HANDS_ON_WEIGHT
         line.evidence = ev
