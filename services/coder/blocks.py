@@ -114,24 +114,22 @@ def _dictation(transcript: Sequence[pb.TranscriptSegment], ctx: pb.SessionContex
                 if not (mentions and (ranges or durations)):
                     continue  # "Bill two units of that": the units only; else also the service's time
             if not mentions:
-                if ranges:
-                    if current >= 0 and not blocks[current].has_times:
-                        _set_times(blocks[current], ranges[0].start, ranges[0].stop)
-                    elif (described := _described_service(text, ctx, rules, blocks,
-                                                          DESCRIBED_RANGE_EVIDENCE)) is not None:
+                if ranges and current >= 0 and not blocks[current].has_times:
+                    _set_times(blocks[current], ranges[0].start, ranges[0].stop)
+                elif ranges or (durations and (current < 0 or blocks[current].has_times or blocks[current].duration)):
+                    # a time with no service named: the service it describes, or (a range) for a later name
+                    bar = DESCRIBED_RANGE_EVIDENCE if ranges else DESCRIBED_DURATION_EVIDENCE
+                    described = _described_service(text, ctx, rules, blocks, bar)
+                    if described is not None:
+                        if ranges:
+                            _set_times(described, ranges[0].start, ranges[0].stop)
+                        else:
+                            described.duration = durations[0][0]
                         current = len(blocks)
                         blocks.append(described)
-                        _set_times(described, ranges[0].start, ranges[0].stop)
                         sent.section = section = ""
-                    else:
+                    elif ranges:
                         pending_range = (ranges[0].start, ranges[0].stop)
-                elif durations and (current < 0 or blocks[current].has_times or blocks[current].duration):
-                    if (described := _described_service(text, ctx, rules, blocks,
-                                                        DESCRIBED_DURATION_EVIDENCE)) is not None:
-                        current = len(blocks)
-                        blocks.append(described)
-                        described.duration = durations[0][0]
-                        sent.section = section = ""
                 if current >= 0 and section not in ("subjective", "assessment", "plan", "goal"):
                     sent.block = current
                     blocks[current].segs.append(i)
