@@ -60,7 +60,7 @@ def load_cases(directory: Path) -> list[dict[str, Any]]:
 
 
 def transcript_of(case: dict[str, Any], asr: Path | None) -> list[pb.TranscriptSegment]:
-    return load_asr(asr, case["id"]) if asr else text_transcript(case)
+    return load_asr(asr, case["id"], case_context(case)) if asr else text_transcript(case)
 
 
 def case_figures(cases: list[dict[str, Any]], asr: Path | None) -> dict[str, Any]:

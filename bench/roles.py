@@ -24,7 +24,7 @@ def main() -> None:
         if case["mode"] != "ambient":
             continue  # dictation: everyone is the therapist by definition
         ctx = case_context(case)
-        segs = load_asr(args.asr, case["id"])
+        segs = load_asr(args.asr, case["id"], case_context(case))
         for seg, role in zip(segs, assign_roles(segs, ctx), strict=True):
             gold = min(case["segments"], key=lambda g: abs(g["at_s"] - seg.start_s))
             right += role == gold["speaker"]

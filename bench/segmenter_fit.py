@@ -66,7 +66,8 @@ def load(asr_dir: Path | None) -> list[Case]:
             out.append((case, build_draft(case["id"], voiced_transcript(case), case_context(case), is_final=True),
                         "text"))
             if asr_dir is not None and (asr_dir / f"{case['id']}.asr.json").is_file():
-                out.append((case, build_draft(case["id"], load_asr(asr_dir, case["id"]), case_context(case),
+                context = case_context(case)
+                out.append((case, build_draft(case["id"], load_asr(asr_dir, case["id"], context), context,
                                               is_final=True), "asr"))
     return out
 

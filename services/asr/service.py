@@ -17,8 +17,9 @@ from services.asr.streaming import DecodeGate, PartialDecoder
 from services.common import keys
 from services.common.bus import Bus
 from services.common.consumer import StageFailure, consume
+from services.common.corrector import context_text, write_recognised
 from services.common.store import SessionStore
-from services.common.vocabulary import asr_prompt, to_written
+from services.common.vocabulary import asr_prompt
 from services.ingest.audio import SAMPLE_RATE, pcm_to_float
 
 log = logging.getLogger("scribe.asr")
@@ -42,7 +43,8 @@ class AsrService:
         self.store = store
         self.engine = engine
         self.consumer = consumer
-        self._prompts: OrderedDict[str, str] = OrderedDict()  # per-session prompt cache (LRU)
+        # per-session prompt and context words for the term corrector (LRU)
+        self._prompts: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
         self.decoded_seconds = 0.0
         self.busy_seconds = 0.0
         self.calls = 0  # Whisper calls, committed and partial
@@ -82,7 +84,7 @@ class AsrService:
     async def transcribe_chunk(self, chunk: pb.AudioChunk, options: DecodeOptions | None = None
                                ) -> pb.TranscriptSegment:
         pcm = np.frombuffer(chunk.pcm_s16le, dtype=np.int16)
-        prompt = await self._prompt(chunk.session_id)
+        prompt, session_text = await self._session_bias(chunk.session_id)
         loop = asyncio.get_running_loop()
         async with self.gate.commit():
             t0 = loop.time()
@@ -90,7 +92,7 @@ class AsrService:
             rec, pitch = await asyncio.to_thread(self._decode, pcm, prompt, options or FILE_COMMIT)
             self.busy_seconds += loop.time() - t0
         self.decoded_seconds += len(pcm) / SAMPLE_RATE
-        return segment_from_recognition(chunk, rec, pitch)
+        return segment_from_recognition(chunk, rec, pitch, session_text)
 
     def _decode(self, pcm: np.ndarray, prompt: str, options: DecodeOptions) -> tuple[Recognition, float]:
         if pcm.size == 0:
@@ -103,9 +105,9 @@ class AsrService:
         Runs inside the gate (as a partial): the model is this call's alone."""
         await self.speculations.started(chunk)
         pcm = np.frombuffer(chunk.pcm_s16le, dtype=np.int16)
-        prompt = await self._prompt(chunk.session_id)
+        prompt, session_text = await self._session_bias(chunk.session_id)
         rec, pitch = await asyncio.to_thread(self._decode, pcm, prompt, LIVE_COMMIT)
-        segment = segment_from_recognition(chunk, rec, pitch)
+        segment = segment_from_recognition(chunk, rec, pitch, session_text)
         await self.speculations.finished(chunk, segment)
         return segment.text
 
@@ -116,19 +118,25 @@ class AsrService:
         return await asyncio.to_thread(self.engine.transcribe, pcm_to_float(pcm), prompt, options)
 
     async def _prompt(self, session_id: str) -> str:
+        return (await self._session_bias(session_id))[0]
+
+    async def _session_bias(self, session_id: str) -> tuple[str, tuple[str, ...]]:
+        """The recogniser's prompt and the context's own words (the corrector's session terms)."""
         if session_id in self._prompts:
             self._prompts.move_to_end(session_id)
             return self._prompts[session_id]
         ctx = await self.store.get_context(session_id)
-        prompt = asr_prompt(ctx) if ctx is not None else ""
-        self._prompts[session_id] = prompt
+        bias = (asr_prompt(ctx), context_text(ctx)) if ctx is not None else ("", ())
+        self._prompts[session_id] = bias
         while len(self._prompts) > 256:
             self._prompts.popitem(last=False)
-        return prompt
+        return bias
 
 
-def segment_from_recognition(chunk: pb.AudioChunk, rec: Recognition, pitch_hz: float) -> pb.TranscriptSegment:
-    """Place the recognition on the session clock and write it in the written forms notes use."""
+def segment_from_recognition(chunk: pb.AudioChunk, rec: Recognition, pitch_hz: float,
+                             session_text: tuple[str, ...] = ()) -> pb.TranscriptSegment:
+    """Place the recognition on the session clock and write it in the written forms notes use
+    (`session_text`: the context's words, which the term corrector expects to hear)."""
     words = [
         pb.Word(
             start_s=chunk.start_s + w.start_s,
@@ -145,7 +153,7 @@ def segment_from_recognition(chunk: pb.AudioChunk, rec: Recognition, pitch_hz: f
         seq=chunk.seq,
         start_s=start,
         end_s=max(end, start),
-        text=to_written(rec.text),
+        text=write_recognised(rec.text, session_text),
         raw_text=rec.text,
         words=words,
         confidence=rec.confidence,

@@ -31,6 +31,7 @@ from services.coder.lexicon import PhraseSet
 from services.coder.rules import CodingRules
 from services.coder.text import parse_clock, split_sentences
 from services.coder.visit import THERAPIST_ROLES, Block, Sentence, Visit
+from services.common import spoken
 from services.common.errors import RulesError
 
 CUES_FILE = Path(__file__).resolve().parent / "data" / "segmentation.toml"
@@ -82,8 +83,7 @@ DOSE_CODE = "97110"
 DOSE_WEIGHT = 1.0
 _DOSE = re.compile(r"\b\d+\s*x\s*\d+\b|\bsets? of \d+\b|\b\d+\s+(?:reps|repetitions)\b", re.IGNORECASE)
 # Repetitions counted aloud ("eight, nine, ten", "13, 14, 15"): three numbers in a row.
-_NUMBER = (r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
-           r"sixteen|seventeen|eighteen|nineteen|twenty)")
+_NUMBER = rf"(?:\d+|{spoken.words_upto(20, zero=False)})"
 _COUNTED = re.compile(rf"\b{_NUMBER}\W+{_NUMBER}\W+{_NUMBER}\b", re.IGNORECASE)
 # The sentence model reads each sentence with this many therapist sentences on either side.
 CONTEXT_LINES = 2

@@ -7,18 +7,16 @@ from dataclasses import dataclass
 
 from services.coder.rules import CodingRules
 from services.coder.text import NUMBER
+from services.common import spoken
 
 _CPT_RE = re.compile(r"\b(9\d{4}|G\d{4})\b")
-_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-                "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
-_SPOKEN_CPT_RE = re.compile(
-    r"\b((?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine)(?:[\s-]+(?:zero|oh|o|one|two|three|four|five|"
-    r"six|seven|eight|nine)){4})\b",
-    re.IGNORECASE,
-)
+# A code said digit by digit: the digit words of services/common/spoken.py, and "o" as a recogniser writes "oh".
+_DIGIT_WORDS = {w: str(v) for w, v in spoken.ONES.items()} | {"o": "0"}
+_DIGIT_W = rf"(?:{spoken.words_upto(9, oh=True)}|o)"
+_SPOKEN_CPT_RE = re.compile(rf"\b({_DIGIT_W}(?:[\s-]+{_DIGIT_W}){{4}})\b", re.IGNORECASE)
 _COMPLEXITY_RE = re.compile(r"\b(low|moderate|medium|high)[\s-]+complexity\b|\bcomplexity\s+(?:is\s+|of\s+)?"
                             r"(low|moderate|medium|high)\b", re.IGNORECASE)
-_COUNT_COMORB_RE = re.compile(r"\b(\d+|one|two|three|four|five|six|no)\s+(?:personal factors(?: or|and)?\s*)?"
+_COUNT_COMORB_RE = re.compile(rf"\b(\d+|{spoken.words_upto(6, zero=False)}|no)\s+(?:personal factors(?: or|and)?\s*)?"
                               r"comorbidit(?:y|ies)\b", re.IGNORECASE)
 _REFERENCE_RE = re.compile(r"\b(?:at|since|from|during|on|in)\s+(?:the|her|his|their|your)?\s*(?:initial\s+)?"
                            r"(?:re-?)?eval(?:uation)?\b", re.IGNORECASE)
@@ -150,10 +148,9 @@ def _stated_complexity(text: str) -> int | None:
 def _history_level(text: str, rules: CodingRules) -> int | None:
     """0-2 from the comorbidities and personal factors said; None when the history says nothing either way."""
     stated = [m.group(1).lower() for m in _COUNT_COMORB_RE.finditer(text)]
-    words = {"no": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
     if stated:
         s = stated[-1]
-        count = int(s) if s.isdigit() else words.get(s, 0)
+        count = int(s) if s.isdigit() else spoken.VALUES.get(s, 0)  # "no" comorbidities: 0
     else:
         count = len(set(rules.lexicon.comorbidities.findall(text)))
         if count == 0:

@@ -10,27 +10,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-         "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-         "ninety": 90}
-WORD_VALUE: dict[str, int] = {w: i for i, w in enumerate(_ONES)} | _TENS | {"a": 1, "an": 1, "a couple": 2}
+from services.common import spoken
+from services.common.spoken import number_value
 
-_DIGIT_W = "(?:one|two|three|four|five|six|seven|eight|nine)"
-_TEEN_W = "(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
-_TENS_W = "(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
-# A cardinal number said in words, up to the hundreds ("one hundred five", "forty-five").
-NUM_WORDS = (
-    rf"(?:(?:{_DIGIT_W}\s+hundred(?:\s+(?:and\s+)?(?:{_TENS_W}(?:[\s-]{_DIGIT_W})?|{_TEEN_W}|{_DIGIT_W}))?)"
-    rf"|{_TENS_W}(?:(?:\s*-\s*|\s+){_DIGIT_W})?|{_TEEN_W}|{_DIGIT_W}|zero)"
-)
-NUMBER = rf"(?:\d+(?:\.\d+)?|{NUM_WORDS})"
+# Number words, cardinals and clock words come from services/common/spoken.py (one reading for the
+# normaliser, drafter and coder); this module composes them into the coder's phrases.
+NUM_WORDS = spoken.CARDINAL  # a cardinal said in words ("one hundred five", "forty-five", "thirteen point four")
+NUMBER = spoken.NUMBER
 
-_HOUR_W = "(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
-# "o'clock" as recognisers write it: "o'clock", "o 'clock", "o' clock", "o’clock", "oclock", "o clock".
-_OCLOCK = r"o\s?['’]?\s?clock"
-_MIN_W = rf"(?:{_OCLOCK}|oh[\s-]+{_DIGIT_W}|{_TEEN_W}|(?:twenty|thirty|forty|fifty)(?:(?:\s*-\s*|\s+){_DIGIT_W})?)"
-_AMPM = r"(?:\s*(?:a\.?\s?m\.?|p\.?\s?m\.?)(?![a-z]))"
+_HOUR_W = spoken.HOUR_W
+_OCLOCK = spoken.OCLOCK
+_MIN_W = rf"(?:{_OCLOCK}|{spoken.MINUTE_W})"
+_AMPM = spoken.AMPM
 # A clock time: written "10:05", "9 o'clock", "2 pm"; spoken "ten oh five", "nine o'clock".
 _CLOCK = (
     rf"(?:\d{{1,2}}:\d{{2}}{_AMPM}?|\d{{1,2}}\s*{_OCLOCK}{_AMPM}?|\d{{1,2}}{_AMPM}"
@@ -68,79 +59,11 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_SPLIT.split(text.strip()) if s]
 
 
-def number_value(text: str) -> float | None:
-    """The value of a number written in digits or words ("23", "twenty three", "one hundred five")."""
-    t = text.strip().lower().replace("-", " ")
-    half = 0.0
-    if t.endswith("and a half"):
-        half, t = 0.5, t[: -len("and a half")].strip()
-    try:
-        return float(t) + half
-    except ValueError:
-        pass
-    total = 0
-    current = 0
-    seen = False
-    for word in t.split():
-        if word == "and":
-            continue
-        if word == "hundred":
-            current = max(current, 1) * 100
-        elif word in WORD_VALUE:
-            current += WORD_VALUE[word]
-        else:
-            return None
-        seen = True
-    return float(total + current) + half if seen else None
-
-
-def _clock_parts(text: str) -> tuple[int, int, str] | None:
-    """(hour, minute, am/pm or '') of one clock expression."""
-    t = re.sub(r"o\s?['’]?\s?clock", "oclock", text.strip().lower())
-    t = re.sub(r"\s*-\s*", " ", t)
-    ampm = ""
-    m = re.search(r"([ap])\.?\s?m\.?$", t)
-    if m:
-        ampm = m.group(1) + "m"
-        t = t[: m.start()].strip()
-    m = re.fullmatch(r"(\d{1,2}):(\d{2})", t)
-    if m:
-        return int(m.group(1)), int(m.group(2)), ampm
-    m = re.fullmatch(r"(\d{1,2})(?:\s*oclock)?", t)
-    if m:
-        return int(m.group(1)), 0, ampm
-    words = t.replace("-", " ").split()
-    if not words or words[0] not in WORD_VALUE:
-        return None
-    hour = WORD_VALUE[words[0]]
-    rest = words[1:]
-    if not rest or rest[0] in ("o", "oclock"):
-        return hour, 0, ampm
-    if rest[0] == "oh":
-        rest = rest[1:]
-    minute = 0
-    for w in rest:
-        if w not in WORD_VALUE:
-            return None
-        minute += WORD_VALUE[w]
-    return hour, minute, ampm
-
-
-def resolve_clock(hour: int, minute: int, ampm: str, anchor: int | None) -> int | None:
-    """Minutes after midnight; a 12-hour time is placed nearest the session's start (a dictation after the
-    session says earlier times, a live session later ones: either way the nearer reading is the one)."""
-    if minute > 59 or hour > 23:
-        return None
-    if ampm == "pm" and hour < 12:
-        return (hour + 12) * 60 + minute
-    if ampm == "am":
-        return (hour % 12) * 60 + minute
-    if hour >= 13 or hour == 0:
-        return hour * 60 + minute
-    candidates = [(hour % 12) * 60 + minute, (hour % 12 + 12) * 60 + minute]
-    if anchor is None:
-        return candidates[0] if 7 <= hour <= 12 else candidates[1]
-    return min(candidates, key=lambda c: (abs(c - anchor), c))
+def resolve_clock(hour: int, minute: int, ampm: str, anchor: int | None = None) -> int | None:
+    """Minutes after midnight of a clock time, by the one AM/PM rule of services/common/spoken.py (an
+    explicit am/pm wins, else 1-5 is p.m., else 6-12 nearest `anchor`, the session's start)."""
+    time = spoken.to_24_hour(hour, minute, ampm, anchor)
+    return None if time is None else time[0] * 60 + time[1]
 
 
 @dataclass(frozen=True)
@@ -150,16 +73,17 @@ class ClockRange:
     span: tuple[int, int]  # character offsets in the sentence
 
 
-def find_ranges(sentence: str, anchor: int | None) -> list[ClockRange]:
+def find_ranges(sentence: str, anchor: int | None = None) -> list[ClockRange]:
+    """Clock ranges in a sentence (`anchor`: the session's start, see `resolve_clock`)."""
     out: list[ClockRange] = []
     for m in RANGE_RE.finditer(sentence):
         a = m.group("a") or m.group("c") or m.group("e") or m.group("g") or m.group("i")
         b = m.group("b") or m.group("d") or m.group("f") or m.group("h") or m.group("j")
-        pa, pb = _clock_parts(a), _clock_parts(b)
+        pa, pb = spoken.clock_parts(a), spoken.clock_parts(b)
         if pa is None or pb is None:
             continue
-        if pa[2] == "" and pb[2]:
-            pa = (pa[0], pa[1], pb[2] if pa[0] <= pb[0] or pa[0] == 12 else "am")
+        if pa[2] == "":
+            pa = (pa[0], pa[1], spoken.range_marker(pa[0], pb[0], pb[2]))
         start = resolve_clock(*pa, anchor)
         stop = resolve_clock(*pb, anchor if start is None else start)
         if start is None or stop is None:

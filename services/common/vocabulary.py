@@ -1,8 +1,9 @@
 """Therapy vocabulary: spoken -> written normalisation, the recogniser's prompt, and measure spans.
 
-All word lists live in therapy_vocabulary.toml; this module holds the logic. Each rule is one
-precompiled regex applied in a fixed order, and every rule's output is something no rule matches
-again, which keeps `to_written` idempotent.
+All word lists live in therapy_vocabulary.toml; this module holds the logic. Number words, cardinals
+and clock times (with the one AM/PM rule) are read by services/common/spoken.py, which the drafter and
+coder use too. Each rule is one precompiled regex applied in a fixed order, and every rule's output is
+something no rule matches again, which keeps `to_written` idempotent.
 
 Over the ~400-line guideline on purpose: the rules' order is part of their meaning (a clock time must
 be read before a bare number, a score before a unit), and keeping the ordered list in one file is
@@ -12,24 +13,16 @@ what makes that order reviewable.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from proto import scribe_pb2 as pb
+from services.common import spoken
+from services.common.spoken import DATA_FILE, vocabulary_data  # noqa: F401  (DATA_FILE: where the data lives)
 
-DATA_FILE = Path(__file__).with_name("therapy_vocabulary.toml")
 _I = re.IGNORECASE
-
-
-@cache
-def vocabulary_data() -> dict[str, Any]:
-    """The parsed data file (read once)."""
-    with DATA_FILE.open("rb") as fh:
-        return tomllib.load(fh)
 
 
 def _alt(words: Iterable[str]) -> str:
@@ -54,34 +47,16 @@ class _Numbers:
 
 @cache
 def _numbers() -> _Numbers:
-    n = vocabulary_data()["numbers"]
-    ones = _alt(k for k in n["ones"] if k not in ("zero", "oh"))
-    teens, tens = _alt(n["teens"]), _alt(n["tens"])
-    t2 = rf"(?:(?:{tens})(?:-|\s+)(?:{ones})|{tens}|{teens}|{ones})"
-    hund = rf"(?:(?:{ones}|a)\s+hundred(?:\s+(?:and\s+)?{t2})?)"
-    thou = rf"(?:(?:{t2}|a)\s+thousand(?:\s+(?:and\s+)?(?:{hund}|{t2}))?)"
-    card = rf"(?:{thou}|{hund}|{t2}|zero)(?:\s+point(?:\s+(?:{ones}|zero|oh))+)?"
-    num = rf"(?:(?<![\d.])\d+(?:\.\d+)?(?![\d:])|\b{card}\b)"
-    values = {**n["ones"], **n["teens"], **n["tens"]}
-    return _Numbers(values, ones, teens, tens, card, num)
+    """The number words and patterns of services/common/spoken.py, as the rules below name them."""
+    ones = _alt(k for k in spoken.ONES if k not in ("zero", "oh"))
+    num = rf"(?:(?<![\d.])\d+(?:\.\d+)?(?![\d:])|\b{spoken.CARDINAL}\b)"
+    return _Numbers(spoken.VALUES, ones, _alt(spoken.TEENS), _alt(spoken.TENS), spoken.CARDINAL, num)
 
 
-def _value(spoken: str) -> str:
+def _value(said: str) -> str:
     """Digits for a spoken cardinal ("one hundred five" -> "105", "thirteen point four" -> "13.4")."""
-    if re.fullmatch(r"\d+(?:\.\d+)?", spoken):
-        return spoken
-    values = _numbers().values
-    whole, _, frac = spoken.lower().replace("-", " ").partition(" point ")
-    total = current = 0
-    for word in whole.split():
-        if word == "hundred":
-            current = (current or 1) * 100
-        elif word == "thousand":
-            total, current = total + (current or 1) * 1000, 0
-        elif word in values:
-            current += values[word]
-    digits = "".join(str(values[w]) for w in frac.split() if w in values)
-    return str(total + current) + (f".{digits}" if digits else "")
+    written = spoken.written_number(said)
+    return said if written is None else written
 
 
 def _keep_case(m: re.Match[str], written: str, group: int = 0) -> str:
@@ -108,7 +83,6 @@ def _rules() -> list[Rule]:
     percent = _alt(d["units"]["percent"])
     idioms = {_norm(w) for w in d["units"]["idiom_after_one"]}
     clock = d["clock"]
-    pm_hours = set(clock["afternoon_hours"])
     measure_near = re.compile(rf"\b(?:{_alt(clock['measure_words'])})\b", _I)
     strength_near = re.compile(_alt(d["mmt"]["strength_context"]), _I)
     prev_is_number = re.compile(rf"(?:\b(?:{numword})|\d)[\s-]*$", _I)
@@ -183,7 +157,7 @@ def _rules() -> list[Rule]:
         while i < len(words):
             w = words[i]
             nxt = words[i + 1] if i + 1 < len(words) else ""
-            if w in d["numbers"]["tens"] and nxt in d["numbers"]["ones"] and nxt not in ("zero", "oh"):
+            if w in spoken.TENS and nxt in spoken.ONES and nxt not in ("zero", "oh"):
                 out, i = out + _value(f"{w} {nxt}"), i + 2
             else:
                 out, i = out + str(nums.values[w]), i + 1
@@ -191,32 +165,36 @@ def _rules() -> list[Rule]:
 
     add(rf"\b({_alt(d['codes']['keywords'])})(\s+(?:is\s+)?)({code_word}(?:[\s-]+{code_word})+)\b", code)
 
-    # 3. Clock times, only where time is being talked about.
-    hour_w = rf"(?:{ones}|ten|eleven|twelve)"
-    minute_w = rf"(?:oh\s+(?:{ones})|(?:{tens})(?:[\s-]+(?:{ones}))?|{teens})"
-    time_w = rf"(?:{hour_w}\s+(?:{minute_w}|o'?\s?clock)\b|(?<![\w:./+-])\d{{1,2}}\s+o'?\s?clock\b)"
+    # 3. Clock times, only where time is being talked about, read by the one AM/PM rule of spoken.py.
+    hour_w, oclock = spoken.HOUR_W, spoken.OCLOCK
+    time_w = rf"(?:(?:{hour_w})\s+(?:{spoken.MINUTE_W}|{oclock})\b|(?<![\w:./+-])\d{{1,2}}\s+{oclock}\b)"
     time_d = r"(?<![\d.:/])\d{1,2}[:.]?\d{2}(?![\d%/]|\.\d)"
     any_time = rf"(?:\b{time_w}|{time_d})"
+    marker_after = re.compile(spoken.AMPM, _I)
 
-    def to_clock(spoken: str) -> str | None:
-        s = spoken.lower()
-        if "clock" in s:
-            hour, minute = int(_value(re.sub(r"o'?\s?clock", "", s).strip())), 0
-        elif re.fullmatch(r"\d{1,2}[:.]?\d{2}", s):
-            digits = s.replace(":", "").replace(".", "")
-            hour, minute = int(digits[:-2]), int(digits[-2:])
-        else:
-            h, _, m = s.partition(" ")
-            hour, minute = int(_value(h)), int(_value(m.replace("oh", "").strip()))
-        if not (0 <= hour <= 23 and 0 <= minute <= 59):
+    def marker(m: re.Match[str], group: int = 0) -> str:
+        """ "am" / "pm" when an a.m. / p.m. follows the group, else ""."""
+        found = marker_after.match(m.string, m.end(group))
+        return "" if found is None else found[0].strip()[0].lower() + "m"
+
+    def to_clock(said: str, said_marker: str = "") -> str | None:
+        parts = spoken.clock_parts(said)
+        time = None if parts is None else spoken.to_24_hour(parts[0], parts[1], said_marker)
+        if parts is None or time is None:
             return None
-        return f"{hour + 12 if hour in pm_hours else hour}:{minute:02d}"
+        # Before an a.m. / p.m. (left in the text) the hour is written as said: "2:30 p.m.", not "14:30 p.m.";
+        # unmarked, in 24 hours by the afternoon rule ("two ten" -> "14:10").
+        return f"{parts[0] if said_marker else time[0]}:{time[1]:02d}"
 
     def is_measure(m: re.Match[str]) -> bool:
         return bool(after_unit.match(m.string[m.end() :]) or measure_near.search(sentence_before(m, 40)))
 
     def time_range(m: re.Match[str]) -> str:
-        a, b = to_clock(m[2]), to_clock(m[4])
+        stop_marker = marker(m, 4)
+        parts_a, parts_b = spoken.clock_parts(m[2]), spoken.clock_parts(m[4])
+        # An unmarked start takes the stop's a.m. / p.m. ("two thirty to three fifteen p.m."), as the coder reads it.
+        start_marker = spoken.range_marker(parts_a[0], parts_b[0], stop_marker) if parts_a and parts_b else ""
+        a, b = to_clock(m[2], start_marker), to_clock(m[4], stop_marker)
         # A bare digit run ("1025") is a time only beside another run: beside speech ("100 to one twenty") or
         # a written time ("1025 until 13:10", our own output of "until one ten") it is a number.
         kinds = {"run" if t.isdigit() else "spoken" if t[0].isalpha() else "written" for t in (m[2], m[4])}
@@ -230,13 +208,28 @@ def _rules() -> list[Rule]:
     time_sep = r"(?<![\d.:/])\d{1,2}[:.]\d{2}(?![\d%/]|\.\d)"
     add(rf"(\b(?:from|between)\s+)?({time_sep})(-)({time_sep})", time_range)
 
+    range_rest = re.compile(rf"{range_join}({any_time})", _I)
+
+    def own_marker(m: re.Match[str], group: int) -> str:
+        """The a.m. / p.m. of a time: its own, or the one its range's stop carries ("from 2:30 to 3:15 p.m.",
+        which the range rule above wrote and this rule must read alike)."""
+        if found := marker(m, group):
+            return found
+        rest = range_rest.match(m.string, m.end(group))
+        if rest is None:
+            return ""
+        parts_a, parts_b = spoken.clock_parts(m[group]), spoken.clock_parts(rest[2])
+        if parts_a is None or parts_b is None:
+            return ""
+        return spoken.range_marker(parts_a[0], parts_b[0], marker(rest, 2))
+
     def single_time(m: re.Match[str]) -> str:
-        t = to_clock(m[2])
+        t = to_clock(m[2], own_marker(m, 2))
         return m[0] if t is None or is_measure(m) else f"{m[1]}{t}"
 
     # Alone, a digit run like "100" is a time only when Whisper wrote a separator ("10.25").
     add(rf"\b((?:{_alt(clock['single_context'])})\s+)({time_w}|{time_sep})", single_time)
-    add(rf"(\b{hour_w}|(?<![\w:./+-])\d{{1,2}})\s+o'?\s?clock\b", lambda m: to_clock(m[0]) or m[0])
+    add(rf"(\b(?:{hour_w})|(?<![\w:./+-])\d{{1,2}})\s+{oclock}\b", lambda m: to_clock(m[0], own_marker(m, 0)) or m[0])
 
     # 4. Scores spoken as "N [plus|minus] out of M" -> "N+/M", "3 out of 10" -> "3/10".
     sign = r"(?:\s*(plus|minus|\+|-))?"

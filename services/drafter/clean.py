@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from services.common import spoken
 from services.drafter.lexicon import Lexicon
 from services.drafter.sentences import CLAUSE_BREAK, split_clauses
 
@@ -43,7 +44,7 @@ def _is_filler(text: str, lex: Lexicon) -> bool:
 
 
 _NEGATION = re.compile(r"^\W*(no|not|never|nope)\b", re.IGNORECASE)
-_COUNT = re.compile(r"^\W*(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\W*$", re.IGNORECASE)
+_COUNT = re.compile(rf"^\W*(\d+|{spoken.words_upto(10)})\W*$", re.IGNORECASE)
 
 
 def _droppable(clause: str, lex: Lexicon) -> bool:

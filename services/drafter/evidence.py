@@ -6,23 +6,21 @@ import re
 from collections.abc import Iterable, Sequence
 
 from proto import scribe_pb2 as pb
+from services.common import spoken
+from services.common.vocabulary import to_written
 from services.drafter.measures import implausible
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # Recogniser words that carry a measure: digits, number words, and the words around them.
 _NUMBER_WORD = re.compile(
-    r"^(\d[\d.,:/+x%-]*|zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
-    r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
-    r"eighty|ninety|hundred|thousand|point|half|plus|minus|percent|degrees?|pounds?|feet|seconds?|"
+    rf"^(\d[\d.,:/+x%-]*|{spoken.NUMBER_WORD}|point|half|plus|minus|percent|degrees?|pounds?|feet|seconds?|"
     r"minutes?|out|of|sets?|reps?|times)$",
     re.IGNORECASE,
 )
 
 
-_SPELLED = frozenset(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred".split()
-)
+# Number words spelled out ("oh" is mostly "oh", not zero).
+_SPELLED = frozenset(w for w in spoken.VALUES if w != "oh") | {"hundred"}
 # A score said in words and left so by the normaliser: "nine out of ten", "three out of five".
 _OUT_OF_WORDS = re.compile(r"\b[a-z]+\s+out of\s+[a-z]+\b", re.IGNORECASE)
 
@@ -70,21 +68,40 @@ def _unsure_number_words(item_text: str, seg: pb.TranscriptSegment, threshold: f
     return False
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9']+")
+
+
+def _unsure_corrected_term(item_text: str, seg: pb.TranscriptSegment, threshold: float) -> bool:
+    """The item holds words the term corrector wrote (in the segment's text, not in its spoken-to-written
+    raw words) and a word they replaced was one the recogniser was unsure of: the corrector's choice is
+    a guess the therapist confirms."""
+    written = {w.lower() for w in _TOKEN.findall(to_written(seg.raw_text))}
+    corrected = {w.lower() for w in _TOKEN.findall(seg.text)} - written
+    if not corrected or not corrected & {w.lower() for w in _TOKEN.findall(item_text)}:
+        return False
+    replaced = written - {w.lower() for w in _TOKEN.findall(seg.text)}
+    return any(w.probability < threshold for w in seg.words
+               if any(t.lower() in replaced for t in _TOKEN.findall(w.text)))
+
+
 # exp(mean token log-probability) of a recognised utterance; clear speech is ~0.7-0.9 here.
 SEGMENT_CONFIDENCE_FLOOR = 0.5
 
 
 def needs_review(item_text: str, segments: Iterable[pb.TranscriptSegment], threshold: float) -> bool:
-    """True when a measure in the item cannot be right as written (`measures.implausible`), or when
-    the item states a number and a recogniser word spelling a number was unsure.
+    """True when a measure in the item cannot be right as written (`measures.implausible`), when the
+    item states a number and a recogniser word spelling a number was unsure, or when it holds a term the
+    lexicon corrector wrote in place of words the recogniser was unsure of (`_unsure_corrected_term`).
 
     Segments without word timings (gold text, typed input) never trigger the confidence check;
     an implausible measure is flagged whatever its source. Nothing is ever corrected here.
     """
     if implausible(item_text):
         return True
-    numbers = set(numbers_in(item_text))
     segments = list(segments)
+    if any(_unsure_corrected_term(item_text, seg, threshold) for seg in segments if seg.words and seg.raw_text):
+        return True
+    numbers = set(numbers_in(item_text))
     if not numbers:
         return _OUT_OF_WORDS.search(item_text) is not None and any(
             _unsure_number_words(item_text, seg, threshold) for seg in segments if seg.words)

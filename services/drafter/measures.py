@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 
+from services.common import spoken
+from services.common.spoken import number_value
+
 _UNIT = (r"(?:°|%|degrees?|deg|percent|pounds?|lbs?|kg|kilograms?|seconds?|secs?|minutes?|mins?|hours?|hrs?|"
          r"days?|weeks?|months?|years?|reps?|repetitions|sets?|times|feet|foot|ft|inches|inch|cm|meters?|mm|steps|"
          r"trials?|items|x)\b")
@@ -29,34 +32,11 @@ _PAIN = re.compile(
     r"at|its|worst|best))*[\s,:]+(\d+(?:\.\d+)?)(?!\s*[+-]?\s*/)(?![\d:])(?!\.\d)" rf"(?!\s*{_UNIT})",
     re.IGNORECASE,
 )
-_ONES = {"zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-         "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-         "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-_NUM_WORDS = "|".join(sorted([*_ONES, *_TENS, "hundred"], key=len, reverse=True))
+# A run of number words as heard ("eighty", "four five"), from services/common/spoken.py.
+_NUM_WORDS = spoken.alternation([*spoken.VALUES, "hundred"])
 _NUM = rf"(?:\d+(?:\.\d+)?|(?:(?:{_NUM_WORDS})[\s-]*)+)"
 # "eighty out of twenty" when the normaliser left the words as heard.
 _OUT_OF = re.compile(rf"\b({_NUM})\s*([+-]|plus|minus)?\s+out of\s+({_NUM})\b", re.IGNORECASE)
-
-
-def _value(text: str) -> float | None:
-    """18 for "18" or "eighteen", 95 for "ninety five", 105 for "one hundred five"; None if not a number."""
-    text = text.strip().lower()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    total, current = 0, 0
-    for word in re.split(r"[\s-]+", text):
-        if word in _ONES:
-            current += _ONES[word]
-        elif word in _TENS:
-            current += _TENS[word]
-        elif word == "hundred":
-            current = max(current, 1) * 100
-        elif word:
-            return None
-    return float(total + current)
 
 
 def _is_pressure(text: str, num: float, den: float) -> bool:
@@ -75,7 +55,7 @@ def implausible(text: str) -> list[str]:
         elif den == 5 and num != int(num):
             reasons.append(f"{m.group(0)}: not a muscle grade")
     for m in _OUT_OF.finditer(text):
-        said, whole = _value(m.group(1)), _value(m.group(3))
+        said, whole = number_value(m.group(1)), number_value(m.group(3))
         if said is not None and whole is not None and (whole == 0 or said > whole):
             reasons.append(f"{m.group(0)}: more than the whole")
     for m in _MMT.finditer(text):

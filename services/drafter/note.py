@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from proto import scribe_pb2 as pb
+from services.common import spoken
 from services.drafter import evidence
 from services.drafter.clean import clean_sentence, strip_fillers
 from services.drafter.lexicon import SECTIONS, Lexicon, load_lexicon
@@ -16,7 +17,7 @@ from services.drafter.sentences import RUN_ON_BREAK, Sentence, sentences_of, spl
 from services.drafter.smalltalk import drop_everyday_chatter, strip_small_talk
 
 _PROMPT = re.compile(r"\b(tell me|describe|show me) (about|what|how|where|when)\b[^.?!]*", re.IGNORECASE)
-_NUMBER_WORDS = re.compile(r"\b(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b", re.IGNORECASE)
+_NUMBER_WORDS = re.compile(rf"\b(\d+|{spoken.words_upto(10)})\b", re.IGNORECASE)
 _ROLES = (THERAPIST, PATIENT, "other")
 # The next activity announced ("So, let's ..."), not a recap of the results.
 _ANNOUNCE = re.compile(

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from proto import scribe_pb2 as pb
 from services.common.context import context_from_dict
+from services.common.corrector import context_text, write_recognised
 from services.common.errors import InputError
 from services.common.export import result_to_dict
 from services.common.vocabulary import to_written
@@ -80,14 +81,16 @@ def save_asr(directory: Path, case_id: str, transcript: list[pb.TranscriptSegmen
     (directory / f"{case_id}.asr.json").write_text(json.dumps(segs, indent=1))
 
 
-def load_asr(directory: Path, case_id: str) -> list[pb.TranscriptSegment]:
+def load_asr(directory: Path, case_id: str, context: pb.SessionContext | None = None
+             ) -> list[pb.TranscriptSegment]:
     path = directory / f"{case_id}.asr.json"
     if not path.is_file():
         raise InputError(f"no saved recognition for {case_id} in {directory} (run `scribe eval --save-asr` first)")
     segments = [json_format.ParseDict(d, pb.TranscriptSegment()) for d in json.loads(path.read_text())]
-    for seg in segments:  # write the recogniser's words again, so normaliser changes show
+    session_text = context_text(context) if context is not None else ()
+    for seg in segments:  # write the recogniser's words again, so normaliser and corrector changes show
         if seg.raw_text:
-            seg.text = to_written(seg.raw_text)
+            seg.text = write_recognised(seg.raw_text, session_text)
     return segments
 
 
@@ -168,7 +171,7 @@ def run_eval(cases_dir: str | None, json_path: str | None, from_text: bool, only
     if from_text:
         runs = [(run_from_text(c), None) for c in cases]
     elif from_asr_dir:
-        runs = [(draft_and_code(c, load_asr(Path(from_asr_dir), c["id"])), None) for c in cases]
+        runs = [(draft_and_code(c, load_asr(Path(from_asr_dir), c["id"], case_context(c))), None) for c in cases]
     else:
         save_dir = Path(save_asr_dir) if save_asr_dir else None
         runs = list(asyncio.run(run_from_audio(cases, directory, model_path, save_dir)))
