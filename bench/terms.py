@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.corrector import Corrector, context_text, load_terms
+from services.common.corrector import Corrector, context_text
+from services.common.term_index import load_terms
 from services.common.vocabulary import to_written
 from services.evaluation.runner import case_context, load_asr, load_cases
 from services.evaluation.score import contains, word_error_rate

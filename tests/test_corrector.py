@@ -9,7 +9,8 @@ import pytest
 from proto import scribe_pb2 as pb
 from services.asr.engine import Recognition
 from services.asr.service import segment_from_recognition
-from services.common.corrector import Corrector, context_text, correct_terms, load_terms, write_recognised
+from services.common.corrector import Corrector, context_text, correct_terms, write_recognised
+from services.common.term_index import load_terms
 
 DATA = Path(__file__).parent / "data"
 

@@ -56,6 +56,8 @@ grip forty two lbs => grip 42 lbs
 """)
 CLOCK = _cases("""
 from ten oh five to ten twenty three => from 10:05 to 10:23
+from nine, oh eight until nine thirty => from 9:08 until 9:30
+we counted ten, twenty, thirty => we counted ten, twenty, thirty
 from ten twenty five to ten forty. => from 10:25 to 10:40.
 nine o'clock => 9:00
 from eleven o'clock to eleven forty five => from 11:00 to 11:45
@@ -108,70 +110,13 @@ Build two units of therapeutic exercise for that block. => Build 2 units of ther
 billed as three timed units => billed as 3 timed units
 """)
 VOCAB = _cases("""
-terminal knee extensions with a green the rib end => terminal knee extensions with a green theraband
-blue Thera-Band => blue theraband
-red thera band rows => red theraband rows
-Hip and ductors are weak => Hip abductors are weak
-reaching by laterally => reaching bilaterally
 gay training with the walker => gait training with the walker
-write total knee R for plus D => right total knee arthroplasty
-extensions with the green the rabbend, two sets of fifteen => extensions with the green theraband, 2x15
-Then rows with the red the rabbin => Then rows with the red theraband
-ankle eversion with blue derabin => ankle eversion with blue theraband
-dorsiflexion with blue the rabben. => dorsiflexion with blue theraband.
-a yellow the rag band => a yellow theraband
-a green the rabbit for rows => a green theraband for rows
-terminal knee extensions with a green the rabbet. => terminal knee extensions with a green theraband.
-Reciprocal stern negotiation on the 4 inch steps. => Reciprocal stair negotiation on the 4 inch steps.
-now read the rabbin external rotation => now red theraband external rotation
-rows with a TheraBand => rows with a theraband
-TheraBand rows => Theraband rows
-150 feet with a walker and stand by assist. => 150 feet with a walker and standby assist.
-200 feet x2 with contact artistist, cues for posture => 200 feet x2 with contact guard assist, cues for posture
 gate training with the walker => gait training with the walker
 Gate belt on, please. => Gait belt on, please.
 mild gate deviations noted => mild gait deviations noted
-Your quick dash score is forty five => Your QuickDASH score is 45
-a Swiss tree score twenty eight percent => Oswestry score 28%
-warm up on the recombent bike => warm up on the recumbent bike
-left metal cerebral artery stroke => left middle cerebral artery stroke
-Trade leg raise negative at seventy degrees => Straight leg raise negative at 70 degrees
-central posterior to interior mobilizations => central posterior to anterior mobilizations
-soft tissue mobilization to the lumbar pair of spinals => soft tissue mobilization to the lumbar paraspinals
-empty contest is positive => empty can test is positive
-tact how cues at the knee => tactile cues at the knee
-left ankle aversion, strength four plus out of five => left ankle eversion, strength 4+/5
-Plan, teach therapy once a week => Plan, speech therapy once a week
-scapular rose with a green band => scapular rows with a green band
-this charge from occupational therapy next visit => discharge from occupational therapy next visit
-progress to walking on an even ground => progress to walking on uneven ground
-warm up on the new step for eight minutes => warm up on the NuStep for 8 minutes
-ten minutes on the new step, level three => 10 minutes on the NuStep, level three
-Step in the mornings, the pain is about five out of ten. => Stiff in the mornings, the pain is about 5/10.
-It's better. Step in the morning, the buttons are hard. => It's better. Stiff in the morning, the buttons are hard.
-it feels step in the morning => it feels stiff in the morning
-a little step when I get up => a little stiff when I get up
-progress like press load => progress leg press load
-increase the light press to sixty pounds => increase the leg press to 60 pounds
-Last week you needed men assist with the walker. => Last week you needed min assist with the walker.
-dressing with menaces for fasteners => dressing with min assist for fasteners
-Now exercises, pull his first twenty reps into flexion => Now exercises, pulleys first 20 reps into flexion
-pull his for five minutes => pulleys for 5 minutes
-rows with a red arban => rows with a red theraband
 neuromuscular read education from one thirty => neuromuscular re-education from 13:30
 heal raises two sets of ten => heel raises 2x10
-They're X from two oh five to two twenty eight. => Ther ex from 14:05 to 14:28.
-There are x for about twenty five minutes. => Ther ex for about 25 minutes.
-a swastry score twenty eight percent => Oswestry score 28%
-Trait leg raise on the right => Straight leg raise on the right
-prom press ups two sets of ten => prone press ups 2x10
-abulated three hundred feet => ambulated 300 feet
-austereior glides of the glenohumeral joint => posterior glides of the glenohumeral joint
-sub-exapital release => suboccipital release
-sub-occipital release => suboccipital release
-Goldman firsto test of articulation => Goldman Fristoe test of articulation
 glides of the right glenohumeral joint, great three, and => glides of the right glenohumeral joint, grade three, and
-walk with the front wheeled walk her => walk with the front wheeled walker
 """)
 UNCHANGED = """
 four patients
@@ -266,7 +211,8 @@ def test_unchanged(text: str) -> None:
 def test_data_file_has_version_and_lists() -> None:
     data = vocabulary_data()
     assert isinstance(data["version"], int)
-    assert data["confusions"] and all(c["heard"] and c["written"] for c in data["confusions"])
+    assert data["context_confusions"] and all(c["heard"] and c["written"] for c in data["context_confusions"])
+    assert "confusions" not in data  # phrase mishearings are the lexicon corrector's (tests/test_corrector.py)
     assert {"PT", "OT", "SLP"} <= set(data["prompt"])
 
 
@@ -323,7 +269,7 @@ def test_text_without_numbers_unchanged(text: str) -> None:
     if tokens & NUMBER_WORDS or {"oh", "zero"} & tokens:
         return
     lowered = " ".join(text.lower().split())
-    if any(c["heard"].lower() in lowered for c in vocabulary_data()["confusions"]) or "write" in lowered:
+    if "write" in lowered:
         return
     if any(h in lowered for c in vocabulary_data()["context_confusions"] for h in c["heard"]):
         return
@@ -364,7 +310,7 @@ def test_prompt_spoken_forms_and_discipline_terms() -> None:
         assert word in prompt
     for name in ("Tommy", "Smith", "Mrs"):
         assert name not in prompt
-    assert "three hundred" not in prompt and "five" not in prompt.split("Hip strength")[0]
+    assert "three hundred" not in prompt and "five" not in prompt.split("Strength")[0]
 
 
 @pytest.mark.parametrize("case_id", case_ids())
@@ -399,12 +345,6 @@ def test_prompt_is_short_and_keeps_the_session_words() -> None:
     assert len(asr_prompt(ctx, max_words=75).split()) > len(prompt.split())  # the bench's long variant
     terms = vocabulary.prompt_terms(ctx)
     assert terms[0] == "theraband" and "Romberg" in terms[-1]
-
-
-def test_sit_to_stand_as_the_recogniser_hears_it() -> None:
-    assert to_written("Now let's do sit the stands from this chair.") == "Now let's do sit to stands from this chair."
-    assert to_written("set to stand from a low chair") == "sit to stand from a low chair"
-    assert to_written("The timer is set to stand by.") == "The timer is set to stand by."
 
 
 def test_cues_and_wrist_as_the_recogniser_hears_them() -> None:

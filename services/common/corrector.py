@@ -6,37 +6,40 @@ every run of one to five recognised words is compared with every spoken form in 
 (edit distance over the letters, spaces ignored, so splits and joins cost nothing) and by sound (a
 Metaphone key). A close match is accepted only when the words heard cannot stand as they are:
 
-- a heard word that is not common English (rare in `wordfreq`'s counts) is a mishearing when it is close
-  to a term's spoken form;
-- words that ARE common English ("bird", "gate", "aversion") are rewritten only when the context
-  supports the term: one of its cue words nearby, a score after a measure's name that fits its range,
-  or the term in this session's own context (diagnosis, goals, vocabulary).
+- a heard word that is no English at all (next to absent from `wordfreq`'s counts) close to a term;
+- otherwise context must support the term: one of its cue words beside it, a score after a measure's
+  name that fits its range, the term in this session's own context (diagnosis, goals, vocabulary), or
+  the rest of a multi-word term heard right ("bird balance scale", "hill raises").
 
-The raw text is never lost (segments keep `raw_text`), and `tests/data/corrector_negatives.txt` holds
-ordinary sentences that must come out unchanged.
+And it is refused when it would change the speaker's wording rather than repair a mishearing: a term
+said exactly in other words (a synonym, an acronym's expansion), only hyphens or capitals, another ending
+of the same word ("chin tuck"/"chin tucks"), a function word replaced, a clear English word dropped, or
+two terms about equally near ("austereior": posterior or anterior? left as heard). A lexicon phrase
+split by a comma ("modified, independent") loses the comma when its cue is near.
+
+The raw text is never lost (segments keep `raw_text`); `tests/data/corrector_negatives.txt` holds
+ordinary sentences that must come out unchanged, `tests/data/corrector_positives.tsv` mishearings that
+must be repaired, and `bench/terms.py` scores it on saved recognition.
 """
 
 from __future__ import annotations
 
 import bisect
-import csv
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
-import jellyfish
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 from wordfreq import zipf_frequency
 
 from proto import scribe_pb2 as pb
 from services.common import spoken
+from services.common.term_index import LEXICON_DIR, Term, TermIndex, letters, sound_key, term_index
 from services.common.vocabulary import to_written
-
-LEXICON_DIR = Path(__file__).with_name("lexicon")
 
 # A word at or above this Zipf frequency (once per million words of English text) is ordinary English.
 COMMON_ZIPF = 3.0
@@ -68,26 +71,20 @@ MIN_LETTERS = 4
 # within this many letters of it; further off they are the speaker's own wording.
 MAX_REAL_WORD_EDITS = 2
 MAX_RUN_WORDS = 5
+# An English word heard clearly may leave the text only inside the term's letters ("moral" in
+# "tibiofemoral", "super" ~ "supra"): partial similarity (0-100) of the word within the written letters.
+KEPT_WORD_RATIO = 70
 # Nearest spoken forms tried for one heard run, best first.
 NEAREST_TRIED = 3
+# Two terms whose similarity (plus SOUND_BONUS for the same Metaphone key) is within this margin are
+# equally likely: neither is written.
+AMBIGUITY_MARGIN = 0.05
+SOUND_BONUS = 0.1
 # Heard runs whose nearest keys are kept (a few MB); everyday words recur, so most runs are found here.
 SIMILAR_CACHE_SIZE = 200_000
-# Lexicon files whose multi-word terms a comma may split (levels, devices, measures: noun phrases).
-COMMA_CATEGORIES = frozenset({"assist_cues", "equipment", "measures"})
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?")
-
-
-@dataclass(frozen=True)
-class Term:
-    """One lexicon entry: the written form, how it is said, what stands near it, a score range."""
-
-    written: str
-    spoken: tuple[str, ...]
-    cues: frozenset[str]
-    score_range: tuple[float, float] | None
-    category: str
 
 
 @dataclass(frozen=True)
@@ -103,79 +100,6 @@ class Correction:
     supported_by: str  # "spelling", "session", "score", "cue", "anchor", "rare word"
     distance: int  # letters changed
     words: int  # words heard
-
-
-def _letters(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
-def load_terms(directory: Path = LEXICON_DIR) -> list[Term]:
-    """Every entry of every `*.tsv` in `directory`; a malformed row is an error naming file and line."""
-    terms: list[Term] = []
-    for path in sorted(directory.glob("*.tsv")):
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
-        for i, row in enumerate(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)):
-            written, spoken = (row.get("written") or "").strip(), (row.get("spoken") or "").strip()
-            if not written or not spoken:
-                raise ValueError(f"{path.name}: entry {i + 1} needs a written and a spoken form")
-            rng = (row.get("range") or "").strip()
-            low, _, high = rng.rpartition("-") if rng else ("", "", "")
-            terms.append(Term(
-                written=written,
-                spoken=tuple(s.strip() for s in spoken.split("|") if s.strip()),
-                cues=frozenset(c.strip().lower() for c in (row.get("cues") or "").split("|") if c.strip()),
-                score_range=(float(low), float(high)) if rng else None,
-                category=path.stem,
-            ))
-    return terms
-
-
-@dataclass
-class _Index:
-    keys: list[str]  # letters of each spoken form
-    owners: list[Term]  # the term each key belongs to
-    sounds: list[str]  # Metaphone key of each spoken form
-    exact: dict[str, Term]  # letters -> term, for spoken forms heard exactly
-    # Multi-word forms of levels, devices and measures, word by word: a comma the recogniser put inside one
-    # ("modified, independent"; "red, theraband") is a pause, not a clause break.
-    phrases: dict[tuple[str, ...], Term] = field(default_factory=dict)
-    lengths: list[int] = field(default_factory=list)  # len of each key; keys are sorted by it
-    similar: dict[str, dict[int, float]] = field(default_factory=dict)  # heard letters -> keys within reach
-
-
-def _merged(terms: list[Term]) -> list[Term]:
-    """One term per written form: a term listed in two categories (NuStep as equipment and as an
-    intervention) pools its spoken forms and cues."""
-    by_written: dict[str, Term] = {}
-    for t in terms:
-        seen = by_written.get(t.written.lower())
-        if seen is None:
-            by_written[t.written.lower()] = t
-            continue
-        by_written[t.written.lower()] = Term(
-            seen.written, tuple(dict.fromkeys((*seen.spoken, *t.spoken))), seen.cues | t.cues,
-            seen.score_range or t.score_range, seen.category)
-    return list(by_written.values())
-
-
-@cache
-def _index(directory: Path = LEXICON_DIR) -> _Index:
-    terms = _merged(load_terms(directory))
-    entries: list[tuple[str, Term]] = []
-    exact: dict[str, Term] = {}
-    for term in terms:
-        for form in sorted({*term.spoken, term.written.lower()}):
-            key = _letters(form)
-            if len(key) < 2 or key in exact:
-                continue
-            exact[key] = term
-            entries.append((key, term))
-    entries.sort(key=lambda e: (len(e[0]), e[0]))  # by length: `_similar_keys` compares a length window
-    keys = [k for k, _ in entries]
-    phrases = {tuple(f.lower().split()): t for t in terms if t.category in COMMA_CATEGORIES
-               for f in (*t.spoken, t.written) if len(f.split()) >= 2}
-    return _Index(keys, [t for _, t in entries], [jellyfish.metaphone(k) for k in keys], exact, phrases,
-                  [len(k) for k in keys])
 
 
 @cache
@@ -203,13 +127,13 @@ class Corrector:
     """
 
     def __init__(self, session_text: Iterable[str] = (), directory: Path = LEXICON_DIR) -> None:
-        self.index = _index(directory)
+        self.index = term_index(directory)
         self.session: set[str] = set()
         for text in session_text:
             words = [m[0] for m in _WORD.finditer(text)]
             for i in range(len(words)):
                 for j in range(i + 1, min(len(words), i + MAX_RUN_WORDS) + 1):
-                    term = self.index.exact.get(_letters("".join(words[i:j])))
+                    term = self.index.exact.get(letters("".join(words[i:j])))
                     if term is not None:
                         self.session.add(term.written)
 
@@ -222,7 +146,7 @@ class Corrector:
                 j = i + n
                 if j > len(words) or (n > 1 and _gap(text, words[j - 2].end(), words[j - 1].start())):
                     break
-                key = _letters("".join(lowered[i:j]))
+                key = letters("".join(lowered[i:j]))
                 # a run of function words only ("and the") could only be rewritten by swallowing them
                 if len(key) >= MIN_LETTERS and not key.isdigit() and not all(map(_is_function_word, lowered[i:j])):
                     runs.append((i, j, key))
@@ -233,11 +157,17 @@ class Corrector:
         exact = [(i, j, len(key)) for i, j, key in runs if key in self.index.exact]
         candidates: list[Correction] = []
         for (i, j, key), row in zip(runs, self._similar_keys([key for _, _, key in runs]), strict=True):
-            for term, similarity in self._nearest(key, row):
-                candidate = self._candidate(text, words, lowered, i, j, key, term, similarity, exact)
-                if candidate is not None:
-                    candidates.append(candidate)
-                    break
+            nearest, tied = self._nearest(key, row)
+            found = [c for term, similarity in nearest
+                     if (c := self._candidate(text, words, lowered, i, j, key, term, similarity, exact)) is not None]
+            if tied:
+                # Terms about as near as each other ("austereior": posterior or anterior?): a guess could
+                # invert a finding, so only one that the context alone supports is written.
+                found = [c for c in found if c.supported_by in ("cue", "session", "score")]
+                if len(found) != 1:
+                    continue
+            if found:
+                candidates.append(found[0])
         return _non_overlapping(candidates + self._comma_splits(text, words, lowered))
 
     def _candidate(self, text: str, words: list[re.Match[str]], lowered: list[str], i: int, j: int, key: str,
@@ -250,16 +180,16 @@ class Corrector:
         support = self._support(term, lowered, i, j, heard, similarity)
         if not support:
             return None
-        distance, _, form = min((Levenshtein.distance(key, _letters(f)), f != term.written, f)
+        distance, _, form = min((Levenshtein.distance(key, letters(f)), f != term.written, f)
                                 for f in (*term.spoken, term.written))
         replacement = _rewrite(form, term, key, heard_words, lowered[j:j + 4])
         said_as_form = form.lower().split() == heard_words
-        if (any(_inflected(key, _letters(r)) or _other_wording(heard_words, r)
+        if (any(_inflected(key, letters(r)) or _other_wording(heard_words, r)
                 for r in ((replacement,) if said_as_form else (form, replacement)))
                 or _lowers_case(heard, replacement)):
             return None
         if j - i == 1 and _zipf(heard_words[0]) >= COMMON_ZIPF and (
-                support in ("session", "score") or _zipf(_letters(replacement)) >= COMMON_ZIPF):
+                support in ("session", "score") or _zipf(letters(replacement)) >= COMMON_ZIPF):
             return None  # one everyday word ("tight", "hands") becomes a term only beside its cue
         return Correction(words[i].start(), words[j - 1].end(), heard, replacement, term.category, similarity,
                           support, distance, j - i)
@@ -316,36 +246,41 @@ class Corrector:
             out.append(hits)
         return out
 
-    def _nearest(self, key: str, row: dict[int, float]) -> list[tuple[Term, float]]:
+    def _nearest(self, key: str, row: dict[int, float]) -> tuple[list[tuple[Term, float]], bool]:
         """The nearest spoken forms, best first: a close spelling, then one that sounds the same, then the
         closest (which only an anchored unknown word can still carry, see `_support`). A few are kept, as
-        the nearest may be another term's odd form at the same distance."""
+        the nearest may be another term's odd form at the same distance. True with them when two are
+        about as near as each other (see `corrections`)."""
         if key in self.index.exact:  # heard exactly as a form: that term or nothing
-            return [(self.index.exact[key], 1.0)]
-        sound = jellyfish.metaphone(key)
+            return [(self.index.exact[key], 1.0)], False
+        sound = sound_key(key)
         ranked = sorted(row, key=lambda k: (row[k] < MIN_SIMILARITY and self.index.sounds[k] != sound,
                                             -row[k], self.index.sounds[k] != sound))
         nearest: dict[str, tuple[Term, float]] = {}
+        scores: list[float] = []
         for k in ranked:
-            nearest.setdefault(self.index.owners[k].written, (self.index.owners[k], row[k]))
+            if self.index.owners[k].written not in nearest:
+                nearest[self.index.owners[k].written] = (self.index.owners[k], row[k])
+                scores.append(row[k] + (SOUND_BONUS if self.index.sounds[k] == sound else 0.0))
             if len(nearest) == NEAREST_TRIED:
                 break
-        return list(nearest.values())
+        tied = len(scores) > 1 and max(scores[1:]) >= scores[0] - AMBIGUITY_MARGIN
+        return list(nearest.values()), tied
 
     def _breaks_a_term(self, heard_words: list[str], term: Term) -> bool:
         """A heard word that is itself a lexicon term must survive in the rewrite ("hip" in "hip abduction")."""
-        target = _letters(term.written) + " " + " ".join(_letters(f) for f in term.spoken)
-        return any(len(w) >= 3 and w in self.index.exact and w not in target for w in map(_letters, heard_words)) \
+        target = letters(term.written) + " " + " ".join(letters(f) for f in term.spoken)
+        return any(len(w) >= 3 and w in self.index.exact and w not in target for w in map(letters, heard_words)) \
             and len(heard_words) > 1
 
     def _same_sound(self, heard_words: list[str], term: Term) -> bool:
-        sound = jellyfish.metaphone(_letters("".join(heard_words)))
-        return any(jellyfish.metaphone(_letters(f)) == sound for f in term.spoken)
+        sound = sound_key(letters("".join(heard_words)))
+        return any(sound_key(letters(f)) == sound for f in term.spoken)
 
     def _support(self, term: Term, lowered: list[str], i: int, j: int, heard: str, similarity: float) -> str:
         """Why this rewrite is safe, or "" when it is not (the rules are in the module docstring)."""
         heard_words = lowered[i:j]
-        key = _letters(heard)
+        key = letters(heard)
         if heard == term.written or self.index.exact.get(key, term) is not term:
             return ""  # already written so, or heard exactly as another term: leave it
         before, after = lowered[max(0, i - CUE_WINDOW):i], lowered[j:j + CUE_WINDOW]
@@ -357,7 +292,7 @@ class Corrector:
         elif _cue_near(term, heard_words, before, after):
             context = "cue"
         zipfs = [_zipf(w) for w in heard_words if w.isalpha()]
-        if key == _letters(term.written):
+        if key == letters(term.written):
             # The same letters: spacing ("thera band"), a hyphen, or casing. Casing alone ("rest" -> "ReST")
             # needs context; a split needs a part that is not an everyday word, or context.
             if heard.lower() == term.written.lower():
@@ -367,15 +302,18 @@ class Corrector:
             # Heard exactly as one of the term's spoken forms that is spelt differently. An expansion of an
             # acronym ("timed up and go" for TUG) or a synonym is the clinician's wording: left. Everyday
             # words that sound like the term ("new step" for NuStep) are rewritten only with context.
-            said = next((f for f in term.spoken if _letters(f) == key), "")
+            said = next((f for f in term.spoken if letters(f) == key), "")
             if said.split() != heard_words:
                 # The form's letters split otherwise ("ash worth" for "ashworth"): a spacing slip of it.
                 return "spelling" if any(z < COMMON_ZIPF for z in zipfs) else context
-            acronym = " " not in term.written and (term.written.isupper() or any(c.isdigit() for c in term.written))
-            sounds_as_written = jellyfish.metaphone(key) == jellyfish.metaphone(_letters(term.written))
+            acronym = _is_acronym(term.written)
+            sounds_as_written = sound_key(key) == sound_key(letters(term.written))
             if (len(said.split()) >= 2 and acronym) or not sounds_as_written:
                 return ""  # an expansion, or a synonym ("gaze stability"): the speaker's own wording
             return context
+        garbled = any(z < UNKNOWN_ZIPF for z in zipfs)
+        if context in ("cue", "session", "score") and garbled and similarity >= MIN_SIMILARITY_SAME_SOUND:
+            return context  # a word that is no English, the term's cue beside it ("blue the rabben")
         if _anchored(heard_words, term, unknown_word=True):
             return "anchor"  # a colour or body part heard right beside a word that is not English
         if similarity < MIN_SIMILARITY and not self._same_sound(heard_words, term):
@@ -383,7 +321,7 @@ class Corrector:
         if len(heard_words) == 1 and similarity < MIN_SIMILARITY and context != "session":
             return ""  # one everyday word that only sounds like a term ("pull" / "pulleys")
         if all(z >= UNKNOWN_ZIPF for z in zipfs) and not self._same_sound(heard_words, term) and min(
-                Levenshtein.distance(key, _letters(f)) for f in (*term.spoken, term.written)) > MAX_REAL_WORD_EDITS:
+                Levenshtein.distance(key, letters(f)) for f in (*term.spoken, term.written)) > MAX_REAL_WORD_EDITS:
             return ""  # real words that differ from the term by more than a slip: other wording ("gaze stability")
         if context:
             return context
@@ -409,14 +347,14 @@ def _anchored(heard: list[str], term: Term, unknown_word: bool = False) -> bool:
     number) holding at least half of the form's words and 40 % of its letters, and a word heard differently
     must be no function word itself; a two-word form allows only a near miss (one letter, or the same
     sound). With `unknown_word`, the one word heard differently is no English at all ("green meravan" for
-    "green theraband"): then half its letters right and a third of the form's letters anchored suffice."""
+    "green theraband"): then half its letters right and a quarter of the form's letters anchored suffice."""
     for form in term.spoken:
         said = form.split()
         if len(said) < 2 or len(said) != len(heard):
             continue
         same = [h == s for h, s in zip(heard, said, strict=True)]
         anchors = [s for s, eq in zip(said, same, strict=True) if eq]
-        share = (1 / 3) if unknown_word else 0.4
+        share = 0.25 if unknown_word else 0.4
         if (2 * len(anchors) < len(said) or sum(map(len, anchors)) < share * len("".join(said))
                 or any(_is_function_word(w) for w in anchors)):
             continue
@@ -442,12 +380,12 @@ def _is_function_word(word: str) -> bool:
 
 def _words_alike(heard: str, said: str) -> bool:
     return (Levenshtein.normalized_similarity(heard, said) >= 0.5
-            or jellyfish.metaphone(heard) == jellyfish.metaphone(said))
+            or sound_key(heard) == sound_key(said))
 
 
 def _words_near(heard: str, said: str) -> bool:
     return Levenshtein.distance(heard, said) <= 1 or (
-        min(len(heard), len(said)) >= 4 and jellyfish.metaphone(heard) == jellyfish.metaphone(said))
+        min(len(heard), len(said)) >= 4 and sound_key(heard) == sound_key(said))
 
 
 def _gap(text: str, end: int, start: int) -> bool:
@@ -474,11 +412,18 @@ def _two_word_cue(cues: frozenset[str], before: list[str], after: list[str]) -> 
 
 def _inflected(heard: str, written: str) -> bool:
     """One is the other with an ending ("chin tuck" / "chin tucks", "lunged" / "lunges"): another form
-    of the same word, said so on purpose."""
+    of the same word, said so on purpose. ("fristo" / "fristoe" is a misspelling, not an ending.)"""
+    if heard == written:
+        return False
     short, long = sorted((heard, written), key=len)
-    stem = re.sub(r"(?:es|s|ed|d|ing)$", "", long)
-    return heard != written and (long.startswith(short) and len(long) - len(short) <= 3
-                                 or re.sub(r"(?:es|s|ed|d|ing)$", "", short) == stem)
+    if any(long == short + end for end in _ENDINGS):
+        return True
+    stem = re.sub(_ENDING, "", long)
+    return bool(stem) and re.sub(_ENDING, "", short) == stem and short != stem + "e"
+
+
+_ENDINGS = ("s", "es", "d", "ed", "ing")
+_ENDING = r"(?:es|s|ed|d|ing)$"
 
 
 def _other_wording(heard: list[str], replacement: str) -> bool:
@@ -493,10 +438,24 @@ def _other_wording(heard: list[str], replacement: str) -> bool:
         return all(_zipf(w) >= UNKNOWN_ZIPF for w in old if w.isalpha())
     if len(new) > len(old) and all(w in new for w in old):
         return True
-    if _letters(replacement) != _letters("".join(old)) and any(_is_function_word(w) and w not in new for w in old):
+    lead = 0  # function words that begin the term's own letters ("the ra band" -> "theraband") may join it
+    while lead < len(old) and _is_function_word(old[lead]) and letters(replacement).startswith(
+            letters("".join(old[:lead + 1]))):
+        lead += 1
+    if letters(replacement) != letters("".join(old)) and any(
+            _is_function_word(w) and w not in new for w in old[lead:]):
         return True
+    garbled = any(_zipf(w) < UNKNOWN_ZIPF for w in old if w.isalpha())
+    if len(new) != len(old) and letters(replacement) != letters("".join(old)) and any(
+            len(w) >= MIN_LETTERS and _zipf(w) >= COMMON_ZIPF and w not in new
+            and fuzz.partial_ratio(w, letters(replacement)) < KEPT_WORD_RATIO for w in old):
+        return True  # an English word heard clearly is dropped ("goldman fristo test" -> "Goldman Fristoe")
     if len(new) == len(old):
         differing = [(h, n) for h, n in zip(old, new, strict=True) if h != n]
+        if not garbled and any(_zipf(h) >= COMMON_ZIPF and not _words_alike(h, n) for h, n in differing):
+            return True  # "stern negotiation" is not "stair training"
+        if any(len(h) >= MIN_LETTERS and n.endswith(h) and len(n) - len(h) >= 3 for h, n in differing):
+            return True  # "glottic" inside "supraglottic": the term began before the run; a longer run has it
         if any(_is_function_word(h) for h, _ in differing):
             return True
         if differing and all(_inflected(h, n) for h, n in differing):
@@ -511,9 +470,14 @@ def _lowers_case(heard: str, replacement: str) -> bool:
     return sum(c.isupper() for c in replacement) <= sum(c.isupper() for c in heard)
 
 
+def _is_acronym(written: str) -> bool:
+    """"TUG", "GFTA-3", "6MWT": one token, capitals or digits."""
+    return " " not in written and (written.isupper() or any(c.isdigit() for c in written))
+
+
 def _spelling_of(key: str, term: Term) -> bool:
     """Letters close to the written form's: a variant spelling, not another wording."""
-    return Levenshtein.normalized_similarity(key, _letters(term.written)) >= MIN_SIMILARITY
+    return Levenshtein.normalized_similarity(key, letters(term.written)) >= MIN_SIMILARITY
 
 
 def _rewrite(form: str, term: Term, heard_key: str, heard_words: list[str], following: list[str]) -> str:
@@ -521,15 +485,22 @@ def _rewrite(form: str, term: Term, heard_key: str, heard_words: list[str], foll
     joined as that form, in the written form's casing ("Modified Ashworth"); anything else becomes the
     written form, less the words the speaker says next anyway ("eply maneuver" -> "Epley" + " maneuver",
     not "Epley maneuver maneuver")."""
-    if _letters(form) == heard_key and form.split() != heard_words and not _spelling_of(heard_key, term):
+    if letters(form) == heard_key and form.split() != heard_words and not _spelling_of(heard_key, term):
         cased = {w.lower(): w for w in re.findall(r"[\w'-]+", term.written)}
         return " ".join(cased.get(w, w) for w in form.split())
     said = form.split()
     for k in range(1, len(said)):  # a form that says more than the written one ("bosu ball" for Bosu)
-        if _letters("".join(said[:k])) == _letters(term.written):
+        if letters("".join(said[:k])) == letters(term.written):
             return " ".join([term.written, *said[k:]])
-        if _letters("".join(said[-k:])) == _letters(term.written):
+        if letters("".join(said[-k:])) == letters(term.written):
             return " ".join([*said[:-k], term.written])
+    written_words = term.written.lower().split()
+    if len(said) < len(written_words) and written_words[:len(said)] == said:
+        return " ".join(term.written.split()[:len(said)])  # the name's head, as said ("Oswestry", "Epley")
+    if len(said) >= 2 and _is_acronym(term.written):
+        # The speaker said the name an acronym stands for ("goldman fristo test" for GFTA-3): keep their
+        # wording, spelt right and capitalised as a name.
+        return " ".join(w if _is_function_word(w) else w[:1].upper() + w[1:] for w in said)
     written = term.written.split()
     for keep in range(1, len(written)):
         tail = [w.lower() for w in written[keep:]]
@@ -538,17 +509,17 @@ def _rewrite(form: str, term: Term, heard_key: str, heard_words: list[str], foll
     return term.written
 
 
-def _covers_exact(i: int, j: int, key: str, term: Term, index: _Index, exact: list[tuple[int, int, int]],
+def _covers_exact(i: int, j: int, key: str, term: Term, index: TermIndex, exact: list[tuple[int, int, int]],
                   lowered: list[str]) -> bool:
     """The run holds, as a proper part, words heard exactly as a lexicon term that the rewrite would lose:
     the same term ("of tibialis anterior", "quadricep is": the term is already there and only an edge
     word would be swallowed), or another term holding half the run's letters that the target does not
     contain ("dorsi flexion" may become "dorsiflexion", which keeps "flexion")."""
-    target = _letters(term.written)
+    target = letters(term.written)
     for a, b, _ in exact:
         if (a, b) == (i, j) or a < i or b > j:
             continue
-        part = _letters("".join(lowered[a:b]))
+        part = letters("".join(lowered[a:b]))
         if index.exact[part] is term and " ".join(lowered[a:b]) in {f.lower() for f in (*term.spoken, term.written)}:
             return True  # heard word for word (a split "ash worth" is no term heard right)
         if len(part) >= 0.5 * len(key) and part not in target:

@@ -88,7 +88,7 @@ def _rules() -> list[Rule]:
     prev_is_number = re.compile(rf"(?:\b(?:{numword})|\d)[\s-]*$", _I)
     next_is_number = re.compile(rf"^[\s-]*(?:(?:{numword})\b|\d)", _I)
     after_unit = re.compile(rf"^\s*(?:{units}|{percent}|%)\b", _I)
-    confusions = {_norm(c["heard"]): c["written"] for c in d["confusions"]}
+    confusions = {_norm(c["heard"]): c["written"] for c in d.get("confusions", [])}
     rules: list[Rule] = []
 
     def add(pattern: str, fn: Callable[[re.Match[str]], str], flags: int = _I, needles: tuple[str, ...] = ()) -> None:
@@ -106,7 +106,8 @@ def _rules() -> list[Rule]:
     add(r"(?<=\w) +'(?=(?:clock|s|t|re|ll|ve|d|m)\b)", lambda m: "'", needles=(" '",))
 
     # 1. Reviewed recogniser confusions and spelling variants, whole phrases only.
-    add(rf"(?<![\w-])(?:{_alt(confusions)})(?![\w-])", lambda m: _keep_case(m, confusions[_norm(m[0])]))
+    if confusions:
+        add(rf"(?<![\w-])(?:{_alt(confusions)})(?![\w-])", lambda m: _keep_case(m, confusions[_norm(m[0])]))
 
     # Confusions that are safe only next to certain words ("gate training" -> "gait training", but "the
     # gate" stays): `after` / `before` name the words that must come just before / after the phrase,
@@ -132,7 +133,7 @@ def _rules() -> list[Rule]:
         pattern = re.compile(rf"{pre}(?<![\w-])({_alt(entry['heard'])})(?![\w-]){post}", _I)
         return pattern, fn, tuple(h.lower().split()[0] for h in entry["heard"])
 
-    rules.extend(in_context(entry) for entry in d["context_confusions"])
+    rules.extend(in_context(entry) for entry in d.get("context_confusions", []))
     add(
         rf"\b(?:{_alt(d['laterality']['misheard_right'])})(?=\s+(?:{_alt(d['laterality']['body_parts'])})\b)",
         lambda m: _keep_case(m, "right"),
@@ -167,7 +168,9 @@ def _rules() -> list[Rule]:
 
     # 3. Clock times, only where time is being talked about, read by the one AM/PM rule of spoken.py.
     hour_w, oclock = spoken.HOUR_W, spoken.OCLOCK
-    time_w = rf"(?:(?:{hour_w})\s+(?:{spoken.MINUTE_W}|{oclock})\b|(?<![\w:./+-])\d{{1,2}}\s+{oclock}\b)"
+    # A pause the recogniser wrote as a comma may split "ten, oh five" (only before "oh": "ten, twenty" is a list).
+    time_w = (rf"(?:(?:{hour_w})(?:\s+|,\s+(?=oh\b))(?:{spoken.MINUTE_W}|{oclock})\b"
+              rf"|(?<![\w:./+-])\d{{1,2}}\s+{oclock}\b)")
     time_d = r"(?<![\d.:/])\d{1,2}[:.]?\d{2}(?![\d%/]|\.\d)"
     any_time = rf"(?:\b{time_w}|{time_d})"
     marker_after = re.compile(spoken.AMPM, _I)
@@ -178,7 +181,7 @@ def _rules() -> list[Rule]:
         return "" if found is None else found[0].strip()[0].lower() + "m"
 
     def to_clock(said: str, said_marker: str = "") -> str | None:
-        parts = spoken.clock_parts(said)
+        parts = spoken.clock_parts(said.replace(",", " "))
         time = None if parts is None else spoken.to_24_hour(parts[0], parts[1], said_marker)
         if parts is None or time is None:
             return None
@@ -191,7 +194,7 @@ def _rules() -> list[Rule]:
 
     def time_range(m: re.Match[str]) -> str:
         stop_marker = marker(m, 4)
-        parts_a, parts_b = spoken.clock_parts(m[2]), spoken.clock_parts(m[4])
+        parts_a, parts_b = spoken.clock_parts(m[2].replace(",", " ")), spoken.clock_parts(m[4].replace(",", " "))
         # An unmarked start takes the stop's a.m. / p.m. ("two thirty to three fifteen p.m."), as the coder reads it.
         start_marker = spoken.range_marker(parts_a[0], parts_b[0], stop_marker) if parts_a and parts_b else ""
         a, b = to_clock(m[2], start_marker), to_clock(m[4], stop_marker)
