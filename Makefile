@@ -48,8 +48,12 @@ eval: install
 	# held out: read in aggregate only
 	$(BIN)/scribe eval ../shared/eval/unseen --aggregate --json bench/eval-unseen-audio.json
 	$(BIN)/scribe eval bench/holdout --aggregate --json bench/eval-holdout-audio.json
+	# the dictations again in gym noise (public-noisy is seen, unseen-noisy held out)
+	$(BIN)/scribe eval ../shared/eval/public-noisy --json bench/eval-public-noisy-audio.json
+	$(BIN)/scribe eval ../shared/eval/unseen-noisy --aggregate --json bench/eval-unseen-noisy-audio.json
 	$(BIN)/python -m bench.eval_report bench/eval-audio.json bench/eval-text.json bench/eval-ext-audio.json \
-	  bench/eval-ext-text.json bench/eval-dev-text.json bench/eval-unseen-audio.json bench/eval-holdout-audio.json
+	  bench/eval-ext-text.json bench/eval-dev-text.json bench/eval-public-noisy-audio.json \
+	  bench/eval-unseen-audio.json bench/eval-unseen-noisy-audio.json bench/eval-holdout-audio.json
 
 bench: install
 	$(BIN)/python -m bench.run

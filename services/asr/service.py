@@ -17,7 +17,7 @@ from services.asr.streaming import DecodeGate, PartialDecoder
 from services.common import keys
 from services.common.bus import Bus
 from services.common.consumer import StageFailure, consume
-from services.common.corrector import context_text, write_recognised
+from services.common.corrector import context_text, default_corrector, write_recognised
 from services.common.store import SessionStore
 from services.common.vocabulary import asr_prompt
 from services.ingest.audio import SAMPLE_RATE, pcm_to_float
@@ -45,6 +45,7 @@ class AsrService:
         self.consumer = consumer
         # per-session prompt and context words for the term corrector (LRU)
         self._prompts: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
+        default_corrector()  # load the lexicon and word counts now, not on a live session's first segment
         self.decoded_seconds = 0.0
         self.busy_seconds = 0.0
         self.calls = 0  # Whisper calls, committed and partial

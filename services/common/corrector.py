@@ -47,7 +47,8 @@ COMMON_ZIPF = 3.0
 # "gastrock"): a run holding one that is close to a term is a mishearing. Between the two ("lunged",
 # "hamstrung") a word is rare but real, and a rewrite needs context like any other.
 UNKNOWN_ZIPF = 1.5
-# English's closed classes (general grammar, not therapy data) and the number words.
+# English's closed classes, the adverbs a speaker opens a sentence with ("now step up"), and the number
+# words: general grammar, not therapy data.
 _FUNCTION_WORDS = frozenset("""
 a an the this that these those some any each every no all both either neither my your his her its our their
 i me you he him she it we us they them who whom whose which what whoever
@@ -56,6 +57,8 @@ before after against among around off out up down near like than as per via
 and or but nor so yet if then because while when where whether though although unless until till
 is am are was were be been being do does did done have has had having will would shall should can could
 may might must not
+now then here there just also very too well okay ok yes yeah next again back still even only ever never
+always really please let's lets
 """.split()) | frozenset(spoken.VALUES) | frozenset(spoken.SCALES)
 
 # Letter similarity (1 - normalised edit distance) a heard run needs to a spoken form.
@@ -367,7 +370,9 @@ def _anchored(heard: list[str], term: Term, unknown_word: bool = False) -> bool:
                 return True
             continue
         near = _words_near if len(said) == 2 else _words_alike
-        if all(near(h, s) for h, s in differing):
+        # An everyday word is taken for a term's word only when it sounds the same ("hill"/"heel",
+        # "chew"/"shoe"); spelt close is not enough ("line"/"lying" may be what was said).
+        if all(near(h, s) and (_zipf(h) < COMMON_ZIPF or sound_key(h) == sound_key(s)) for h, s in differing):
             return True
     return False
 
