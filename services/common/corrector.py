@@ -225,6 +225,9 @@ class Corrector:
         before is answered from the index's cache (everyday words recur in every session)."""
         cache = self.index.similar
         todo = sorted({q for q in queries if q not in cache})
+        if len(cache) + len(todo) > SIMILAR_CACHE_SIZE:
+            cache.clear()  # bounded memory; refilled as sessions go on
+            todo = sorted(set(queries))
         by_length: dict[int, list[str]] = {}
         for key in todo:
             by_length.setdefault(len(key), []).append(key)
@@ -239,15 +242,7 @@ class Corrector:
                                    score_cutoff=MIN_SIMILARITY_SAME_SOUND, workers=1)
             for key, row in zip(keys, scores, strict=True):
                 cache[key] = {lo + int(k): round(float(row[k]), 4) for k in row.nonzero()[0]}  # float32 in
-        if len(cache) > SIMILAR_CACHE_SIZE:
-            cache.clear()  # bounded memory; refilled as sessions go on
-        out = []
-        for q in queries:
-            hits = cache.get(q)
-            if hits is None:  # cleared just now
-                hits = self._similar_keys([q])[0]
-            out.append(hits)
-        return out
+        return [cache[q] for q in queries]
 
     def _nearest(self, key: str, row: dict[int, float]) -> tuple[list[tuple[Term, float]], bool]:
         """The nearest spoken forms, best first: a close spelling, then one that sounds the same, then the
@@ -319,11 +314,12 @@ class Corrector:
             return context  # a word that is no English, the term's cue beside it ("blue the rabben")
         if _anchored(heard_words, term, unknown_word=True):
             return "anchor"  # a colour or body part heard right beside a word that is not English
-        if similarity < MIN_SIMILARITY and not self._same_sound(heard_words, term):
+        same_sound = self._same_sound(heard_words, term)
+        if similarity < MIN_SIMILARITY and not same_sound:
             return ""
         if len(heard_words) == 1 and similarity < MIN_SIMILARITY and context != "session":
             return ""  # one everyday word that only sounds like a term ("pull" / "pulleys")
-        if all(z >= UNKNOWN_ZIPF for z in zipfs) and not self._same_sound(heard_words, term) and min(
+        if all(z >= UNKNOWN_ZIPF for z in zipfs) and not same_sound and min(
                 Levenshtein.distance(key, letters(f)) for f in (*term.spoken, term.written)) > MAX_REAL_WORD_EDITS:
             return ""  # real words that differ from the term by more than a slip: other wording ("gaze stability")
         if context:

@@ -88,7 +88,6 @@ def _rules() -> list[Rule]:
     prev_is_number = re.compile(rf"(?:\b(?:{numword})|\d)[\s-]*$", _I)
     next_is_number = re.compile(rf"^[\s-]*(?:(?:{numword})\b|\d)", _I)
     after_unit = re.compile(rf"^\s*(?:{units}|{percent}|%)\b", _I)
-    confusions = {_norm(c["heard"]): c["written"] for c in d.get("confusions", [])}
     rules: list[Rule] = []
 
     def add(pattern: str, fn: Callable[[re.Match[str]], str], flags: int = _I, needles: tuple[str, ...] = ()) -> None:
@@ -105,14 +104,11 @@ def _rules() -> list[Rule]:
     add(r"(?<=[A-Za-z]) +-(?=[A-Za-z])", lambda m: "-", needles=(" -",))
     add(r"(?<=\w) +'(?=(?:clock|s|t|re|ll|ve|d|m)\b)", lambda m: "'", needles=(" '",))
 
-    # 1. Reviewed recogniser confusions and spelling variants, whole phrases only.
-    if confusions:
-        add(rf"(?<![\w-])(?:{_alt(confusions)})(?![\w-])", lambda m: _keep_case(m, confusions[_norm(m[0])]))
-
-    # Confusions that are safe only next to certain words ("gate training" -> "gait training", but "the
-    # gate" stays): `after` / `before` name the words that must come just before / after the phrase,
-    # `not_after` / `not_before` words that must not. `at_start = true` also accepts the phrase as a
-    # sentence's first word (with `after`: either). Applied in the data file's order.
+    # 1. Recogniser homophones (phrase mishearings are services/common/corrector.py's), safe only next to
+    # certain words ("gate training" -> "gait training", but "the gate" stays): `after` / `before` name the
+    # words that must come just before / after the phrase, `not_after` / `not_before` words that must not.
+    # `at_start = true` also accepts the phrase as a sentence's first word (with `after`: either). Applied
+    # in the data file's order.
     def in_context(entry: dict[str, Any]) -> Rule:
         opening = [r"(?:^|(?<=[.!?]))[\s\"']*"] if entry.get("at_start") else []  # a sentence's first word
         after = [rf"\b(?:{_alt(entry['after'])})[\s,]+"] if entry.get("after") else []
@@ -133,7 +129,7 @@ def _rules() -> list[Rule]:
         pattern = re.compile(rf"{pre}(?<![\w-])({_alt(entry['heard'])})(?![\w-]){post}", _I)
         return pattern, fn, tuple(h.lower().split()[0] for h in entry["heard"])
 
-    rules.extend(in_context(entry) for entry in d.get("context_confusions", []))
+    rules.extend(in_context(entry) for entry in d["context_confusions"])
     add(
         rf"\b(?:{_alt(d['laterality']['misheard_right'])})(?=\s+(?:{_alt(d['laterality']['body_parts'])})\b)",
         lambda m: _keep_case(m, "right"),
