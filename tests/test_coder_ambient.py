@@ -260,3 +260,59 @@ def test_repetitions_counted_aloud_dose_the_exercise() -> None:
     seg = pb.TranscriptSegment(seq=0, start_s=0.0, end_s=4.0, speaker="therapist", text="Six, seven, eight, good.")
     line = session_lines([seg], current(load_default_rules()), "PT", load_cues())[0]
     assert line.dosed
+
+
+# ---------------------------------------------------------------- runs: weak stretches and edges
+# Unit tests of the steps after the labelling, on sentences whose evidence is set by hand.
+
+def _line(t: float, **cues: object) -> object:
+    from services.coder.activity import PHRASE_SCALE, Evidence
+    from services.coder.ambient import Line
+
+    evidence = {code: value / PHRASE_SCALE for code, value in dict(cues.pop("ev", {})).items()}  # type: ignore[call-overload]
+    line = Line(int(t), "", t, t + 3, True, Evidence(phrase=evidence))
+    for name, value in cues.items():
+        setattr(line, name, value)
+    return line
+
+
+def _states(runs: list) -> list[tuple[str, int]]:  # type: ignore[type-arg]
+    return [(r.state, len(r.lines)) for r in runs]
+
+
+def test_a_long_led_stretch_on_weak_evidence_after_no_activity_keeps_its_block() -> None:
+    from services.coder.ambient import NONE, Run, _absorb_weak_runs
+
+    chat = Run(NONE, [_line(0), _line(20)])
+    # Recognition errors left little evidence, but the therapist gives instruction after instruction.
+    led = Run("97530", [_line(60 + 30 * i, doing=True, ev={"97530": 0.3}) for i in range(6)])
+    assert _states(_absorb_weak_runs([chat, led])) == [(NONE, 2), ("97530", 6)]
+    # One instruction on the same weak evidence is a stray sentence: it joins the talk around it.
+    stray = Run("97530", [_line(60, doing=True, ev={"97530": 0.3})])
+    assert _states(_absorb_weak_runs([Run(NONE, [_line(0)]), stray])) == [(NONE, 2)]
+
+
+def test_a_long_stretch_pointing_to_its_own_code_is_not_absorbed_by_the_one_before() -> None:
+    from services.coder.ambient import Run, _absorb_weak_runs
+
+    swallow = Run("92526", [_line(10 * i, doing=True, ev={"92526": 2.0}) for i in range(4)])
+    naming = Run("92507", [_line(100 + 10 * i, doing=i == 1, ev={"92507": 0.8}) for i in range(6)])
+    assert _states(_absorb_weak_runs([swallow, naming])) == [("92526", 4), ("92507", 6)]
+    # The same weak stretch whose sentences point as much to the code before is that activity going on.
+    mixed = Run("92507", [_line(100 + 10 * i, doing=i == 1, ev={"92507": 0.8, "92526": 0.8}) for i in range(6)])
+    assert _states(_absorb_weak_runs([swallow, mixed])) == [("92526", 10)]
+
+
+def test_an_edge_at_no_cue_moves_to_the_sentence_that_leads_the_next_activity() -> None:
+    from services.coder.ambient import Run, _move_edges_to_cues
+
+    exercise = Run("97110", [_line(0, ev={"97110": 3.0}), _line(30, ev={"97110": 2.0})])
+    # "Three seconds each." (no evidence) was cut into the next block; "Now roll onto your stomach." leads it.
+    manual = Run("97140", [_line(60), _line(400, led=True), _line(420, hands_on=True, ev={"97140": 3.0})])
+    runs = _move_edges_to_cues([exercise, manual])
+    assert _states(runs) == [("97110", 3), ("97140", 2)]
+    assert runs[1].lines[0].t == 400
+    # No cue between them: the edge stays where the labelling put it.
+    plain = Run("97140", [_line(60), _line(400), _line(420, ev={"97140": 3.0})])
+    again = Run("97110", [_line(0, ev={"97110": 3.0}), _line(30, ev={"97110": 2.0})])
+    assert _states(_move_edges_to_cues([again, plain])) == [("97110", 2), ("97140", 3)]

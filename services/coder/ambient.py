@@ -92,6 +92,8 @@ TALKED_ABOUT = 0.25
 # A labelled stretch with less evidence than this in all is not an activity of its own.
 MIN_RUN_EVIDENCE = 6.0
 MIN_ANNOUNCED_RUN_EVIDENCE = 2.0  # ... unless the therapist announced it
+MIN_LED_LINES = 3  # ... or led it: this many instructions, sets or hands-on sentences after no activity
+MIN_RUN_LINES = 5  # ... or said this many sentences pointing to its own code more than to the one before
 # The most evidence one sentence gives a code: a sentence naming three exercises is one sentence.
 MAX_SENTENCE_EVIDENCE = 6.0
 # Sentences addressed to several people that make a session a class even with no group named.
@@ -508,25 +510,76 @@ def _runs(lines: Sequence[Line], labels: Sequence[str]) -> list[Run]:
     return runs
 
 
+def _run_evidence(run: Run, code: str) -> float:
+    return sum(min(ln.evidence.logits([code])[code] + _dose(ln, code), MAX_SENTENCE_EVIDENCE) for ln in run.lines)
+
+
 def _absorb_weak_runs(runs: list[Run]) -> list[Run]:
-    """A stretch labelled with a code on too little evidence (a stray word) joins what it interrupts."""
+    """A stretch labelled with a code on too little evidence (a stray word) joins what it interrupts.
+
+    Weak evidence over a long stretch is not a stray word: treatment the therapist leads after no
+    activity, or a long stretch whose sentences point to its own code rather than the one before, is an
+    activity of its own however unsure its code (dropping it would take its minutes out of the claim,
+    or give them to the wrong code)."""
     out: list[Run] = []
     for run in runs:
         if run.state not in (NONE, PRE, EVAL):
-            total = sum(min(ln.evidence.logits([run.state])[run.state] + _dose(ln, run.state), MAX_SENTENCE_EVIDENCE)
-                        for ln in run.lines)
+            total = _run_evidence(run, run.state)
             # opened by an announcement, a wrap-up of the one before, or the evaluation's plan of care
             announced = run.lines[0].announce or (bool(out) and (out[-1].lines[-1].wrapup or (
                 out[-1].state == EVAL and run.lines[0].after_goals)))
             # nothing done in it (no instruction, sets or hands-on work): an activity named, not led
-            idle = not any(ln.doing or ln.dosed or ln.hands_on for ln in run.lines)
-            if idle or total < (MIN_ANNOUNCED_RUN_EVIDENCE if announced else MIN_RUN_EVIDENCE):
-                run = Run(out[-1].state if out else NONE, run.lines)
+            led = sum(1 for ln in run.lines if ln.doing or ln.dosed or ln.hands_on)
+            weak = total < (MIN_ANNOUNCED_RUN_EVIDENCE if announced else MIN_RUN_EVIDENCE)
+            before = out[-1].state if out else NONE
+            if before in (NONE, PRE):
+                own = led >= MIN_LED_LINES
+            else:
+                own = len(run.lines) >= MIN_RUN_LINES and \
+                    total - _run_evidence(run, before) >= MIN_ANNOUNCED_RUN_EVIDENCE if before != EVAL else False
+            if not led or (weak and not own):
+                run = Run(before, run.lines)
         if out and out[-1].state == run.state:
             out[-1].lines.extend(run.lines)
         else:
             out.append(run)
     return out
+
+
+def _margin(line: Line, code: str, other: str) -> float:
+    logits = line.evidence.logits([code, other])
+    return logits[code] + _dose(line, code) - logits[other] - _dose(line, other)
+
+
+def _move_edges_to_cues(runs: list[Run]) -> list[Run]:
+    """Where one activity follows another, put the edge at the therapist's cue.
+
+    Between the last sentence that points to the first activity and the first that points to the next,
+    the labelling may cut anywhere: sentences with no evidence cost the same on either side, and a switch
+    at "Now ..." costs more than one at a plain sentence (SWITCH_LED, since "Now push" mostly goes on with
+    the same activity), so the cut tends to land just before the therapist moves on. An edge at no cue
+    goes to the last sentence there led with "now", "next" or a move to another place; with none it stays.
+    (Announcements there were tried too and moved held-out edges the wrong way: an activity named ahead,
+    "after this we'll do the stairs", is said while the one before goes on.)"""
+    for a, b in zip(runs, runs[1:], strict=False):
+        if a.state in (NONE, PRE, EVAL) or b.state in (NONE, PRE, EVAL) or a.state == b.state:
+            continue
+        joined = a.lines + b.lines
+        cut = len(a.lines)
+        here = joined[cut]
+        if here.announce or here.led or here.transit or joined[cut - 1].wrapup:
+            continue  # already at a cue
+        first = cut
+        while first > 0 and _margin(joined[first - 1], a.state, b.state) <= 0:
+            first -= 1
+        last = cut
+        while last < len(joined) - 1 and _margin(joined[last], b.state, a.state) <= 0:
+            last += 1
+        window = range(max(first, 1), last + 1)
+        led = [i for i in window if joined[i].led or joined[i].transit]
+        if led and led[-1] != cut:
+            a.lines, b.lines = joined[:led[-1]], joined[led[-1]:]
+    return [r for r in runs if r.lines]
 
 
 def _start_t(run: Run, previous: Run | None) -> float:
@@ -567,7 +620,7 @@ def visit_from_lines(transcript: Sequence[pb.TranscriptSegment], lines: Sequence
     anchor = parse_clock(ctx.session_start) or 0
     codes = [c for c in model.allowed_codes(ctx.discipline) if rules.code(c).kind == "treatment"]
     labels = label(lines, codes, evaluation_code is not None, ctx.discipline)
-    runs = _absorb_weak_runs(_runs(lines, labels))
+    runs = _move_edges_to_cues(_absorb_weak_runs(_runs(lines, labels)))
     group = _is_group(lines, model, ctx, rules)
 
     def minute(t: float) -> int:

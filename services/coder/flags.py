@@ -18,6 +18,9 @@ from services.coder.visit import THERAPIST_ROLES, Block, Visit
 # single_deficit_97530: the one deficit named this often, in a block of at least this many sentences.
 SINGLE_DEFICIT_MENTIONS = 2
 SINGLE_DEFICIT_MIN_SENTENCES = 2
+# ... and, in an ambient session (where the code is inferred from what was done), only when the activity
+# classifier is not sure the block is 97530: a task it is sure is functional serves more than the deficit named.
+SINGLE_DEFICIT_SURE = 0.95
 METHOD_NAMES = {"cms": "the CMS total-time method", "per_code": "the per-code method"}
 
 
@@ -163,8 +166,9 @@ def build_flags(visit: Visit, lines: Sequence[CodeLine], draft: pb.DraftUpdate, 
                 # Precision first: one deficit named again and again, and nothing else, over a block long
                 # enough to judge; a functional task names its deficits rarely, so silence is no evidence.
                 found = detect.deficit_mentions(" ".join(texts), lex)
+                functional = ambient and block.confidence >= SINGLE_DEFICIT_SURE
                 if len(found) == 1 and sum(found.values()) >= SINGLE_DEFICIT_MENTIONS \
-                        and len(texts) >= SINGLE_DEFICIT_MIN_SENTENCES:
+                        and len(texts) >= SINGLE_DEFICIT_MIN_SENTENCES and not functional:
                     deficit = next(iter(found)).replace("_", " ")
                     flags.append(_flag("single_deficit_97530",
                                        f"{where(block)} addresses one deficit only ({deficit}); "
