@@ -89,6 +89,7 @@ _COUNTED = re.compile(rf"\b{_NUMBER}\W+{_NUMBER}\W+{_NUMBER}\b", re.IGNORECASE)
 CONTEXT_LINES = 2
 # A plan or a measurement names activities without doing them: its evidence counts this much.
 TALKED_ABOUT = 0.25
+GOAL_LIST_REACH = 6  # sentences after "the goals are ..." that may list them
 # A labelled stretch with less evidence than this in all is not an activity of its own.
 MIN_RUN_EVIDENCE = 6.0
 MIN_ANNOUNCED_RUN_EVIDENCE = 2.0  # ... unless the therapist announced it
@@ -201,6 +202,7 @@ class Line:
     tested: bool = False  # an instruction whose result is read off next ("Push against me." "4-/5."): a test
     after_goals: bool = False  # said after the therapist set the goals
     before_goals: bool = False  # said before the therapist set them (when they are set at all)
+    goal_listed: bool = False  # one of the goals being listed after the therapist starts setting them
 
 
 _WORD = re.compile(r"[a-z']+")
@@ -331,6 +333,15 @@ def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityMod
             ln.after_goals = True
         for ln in lines[:goals_at]:
             ln.before_goals = True
+    # The goals being set ("here's what I want us working toward: one, walking to the store ...") name
+    # functions, not activities being done: the sentences that list them, up to the next thing the
+    # therapist leads, are talk about the plan.
+    for i, ln in enumerate(lines):
+        if cues.plan_of_care.found(ln.text) and not ln.question:
+            for nxt in lines[i + 1:i + 1 + GOAL_LIST_REACH]:
+                if nxt.announce or nxt.led or nxt.wrapup or nxt.hands_on or nxt.question:
+                    break
+                nxt.goal_listed = True
     # "Step over to the corner" moves to the next place: its words ("step over") are not the activity.
     for i, ln in enumerate(lines):
         # the therapist's hands starting work is a new activity begun, however it is worded
@@ -345,7 +356,7 @@ def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityMod
         named = [code for code, names in cues.categories.items() if code in allowed and names.found(line.text)]
         if line.led and (ev.hits or named):  # "Now the cones", "Next is balance": moving on to something named
             line.announce, line.led, line.named_only = True, False, not named
-        if line.plan or line.measure or line.purpose or line.preview or line.question:
+        if line.plan or line.measure or line.purpose or line.preview or line.question or line.goal_listed:
             ev = ev.scaled(TALKED_ABOUT)  # "keep doing the bridges at home": named, not being done
         elif (line.wrapup or line.settle) and not line.announce:
             ev = ev.scaled(TALKED_ABOUT)  # "you can hop off now": says it ends, not what it was
