@@ -316,3 +316,20 @@ def test_an_edge_at_no_cue_moves_to_the_sentence_that_leads_the_next_activity() 
     plain = Run("97140", [_line(60), _line(400), _line(420, ev={"97140": 3.0})])
     again = Run("97110", [_line(0, ev={"97110": 3.0}), _line(30, ev={"97110": 2.0})])
     assert _states(_move_edges_to_cues([again, plain])) == [("97110", 2), ("97140", 3)]
+
+
+def test_after_the_goals_the_evaluation_lasts_until_the_therapist_leads_the_treatment() -> None:
+    from services.coder.ambient import EVAL, label
+
+    session = [
+        _line(0, measure=True),                                # a test read off
+        _line(60, measure=True),
+        _line(120),                                            # the goals are set (plan of care) ...
+        _line(150, after_goals=True, ev={"97116": 0.4}),       # "Here are your shoes." (a stray word of walking)
+        _line(170, after_goals=True, transit=True, ev={"97116": 0.5}),  # "We're heading out to the hallway."
+        _line(180, after_goals=True, announce=True, ev={"97116": 3.8}),
+        _line(240, after_goals=True, doing=True, ev={"97116": 2.0}),
+    ]
+    labels = label(session, ["97110", "97116"], evaluation=True)
+    assert labels[:4] == [EVAL] * 4
+    assert labels[4:] == ["97116"] * 3

@@ -54,6 +54,7 @@ EVAL_EXIT = 4.0  # from the evaluation to treatment
 EVAL_EXIT_AFTER_WRAPUP = 0.5  # the same activity going on after the therapist ended it
 EVAL_EXIT_ANNOUNCED = 1.5  # treatment announced after the evaluation
 EVAL_EXIT_AFTER_GOALS = 1.0  # the plan of care is set: the evaluation is over, what comes next is not it
+EVAL_EXIT_UNLED = 1.0  # ... once the therapist leads something (announces, "now ...", moves on)
 # Evidence for "none": talk about the plan and goodbyes, the interview before treatment.
 PLAN_WEIGHT = 1.5
 INTERVIEW_WEIGHT = 0.8
@@ -459,8 +460,9 @@ def _move_cost(prev: str, state: str, line: Line, before: Line | None, ended: bo
     if prev == EVAL:  # an evaluation tests function too: it ends when the therapist ends it
         if wrapped:
             return EVAL_EXIT_AFTER_WRAPUP
-        if line.after_goals:
-            return EVAL_EXIT_AFTER_GOALS
+        if line.after_goals:  # the evaluation goes on until the therapist starts the treatment
+            led = line.announce or line.led or line.transit
+            return EVAL_EXIT_AFTER_GOALS if led else EVAL_EXIT_AFTER_GOALS + EVAL_EXIT_UNLED
         return EVAL_EXIT_ANNOUNCED if line.announce else EVAL_EXIT
     if wrapped:  # the last activity is over: the next one starts as from no activity
         return START_ANNOUNCED if line.announce else START_LED if line.led else START
