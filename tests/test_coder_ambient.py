@@ -301,6 +301,9 @@ def test_a_long_stretch_pointing_to_its_own_code_is_not_absorbed_by_the_one_befo
     # The same weak stretch whose sentences point as much to the code before is that activity going on.
     mixed = Run("92507", [_line(100 + 10 * i, doing=i == 1, ev={"92507": 0.8, "92526": 0.8}) for i in range(6)])
     assert _states(_absorb_weak_runs([swallow, mixed])) == [("92526", 10)]
+    # One strong sentence and five with nothing: a stray word of another activity inside this one.
+    stray = Run("92507", [_line(100 + 10 * i, doing=True, ev={"92507": 3.5 if i == 0 else 0.1}) for i in range(6)])
+    assert _states(_absorb_weak_runs([swallow, stray])) == [("92526", 10)]
 
 
 def test_an_edge_at_no_cue_moves_to_the_sentence_that_leads_the_next_activity() -> None:

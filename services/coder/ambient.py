@@ -95,7 +95,8 @@ GOAL_LIST_REACH = 6  # sentences after "the goals are ..." that may list them
 MIN_RUN_EVIDENCE = 6.0
 MIN_ANNOUNCED_RUN_EVIDENCE = 2.0  # ... unless the therapist announced it
 MIN_LED_LINES = 3  # ... or led it: this many instructions, sets or hands-on sentences after no activity
-MIN_RUN_LINES = 5  # ... or said this many sentences pointing to its own code more than to the one before
+MIN_RUN_LINES = 5  # ... or is this many sentences long, two or more pointing to its own code (by this margin)
+POINTING_MARGIN = 0.5
 # The most evidence one sentence gives a code: a sentence naming three exercises is one sentence.
 MAX_SENTENCE_EVIDENCE = 6.0
 # Sentences addressed to several people that make a session a class even with no group named.
@@ -548,8 +549,11 @@ def _absorb_weak_runs(runs: list[Run]) -> list[Run]:
             if before in (NONE, PRE):
                 own = led >= MIN_LED_LINES
             else:
-                own = len(run.lines) >= MIN_RUN_LINES and \
-                    total - _run_evidence(run, before) >= MIN_ANNOUNCED_RUN_EVIDENCE if before != EVAL else False
+                # more than one of its sentences points to its own code rather than the one before (one
+                # strong sentence is a stray word), and in all they point there clearly
+                pointing = sum(1 for ln in run.lines if _margin(ln, run.state, before) >= POINTING_MARGIN)
+                own = before != EVAL and len(run.lines) >= MIN_RUN_LINES and pointing >= 2 and \
+                    total - _run_evidence(run, before) >= MIN_ANNOUNCED_RUN_EVIDENCE
             if not led or (weak and not own):
                 run = Run(before, run.lines)
         if out and out[-1].state == run.state:
