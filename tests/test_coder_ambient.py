@@ -303,6 +303,7 @@ def test_a_long_stretch_pointing_to_its_own_code_is_not_absorbed_by_the_one_befo
     assert _states(_absorb_weak_runs([swallow, mixed])) == [("92526", 10)]
     # One strong sentence and five with nothing: a stray word of another activity inside this one.
     stray = Run("92507", [_line(100 + 10 * i, doing=True, ev={"92507": 3.5 if i == 0 else 0.1}) for i in range(6)])
+    swallow = Run("92526", [_line(10 * i, doing=True, ev={"92526": 2.0}) for i in range(4)])
     assert _states(_absorb_weak_runs([swallow, stray])) == [("92526", 10)]
 
 
