@@ -292,6 +292,19 @@ def test_a_long_led_stretch_on_weak_evidence_after_no_activity_keeps_its_block()
     assert _states(_absorb_weak_runs([Run(NONE, [_line(0)]), stray])) == [(NONE, 2)]
 
 
+def test_an_announced_stretch_as_long_as_an_activity_is_one_without_a_recognised_instruction() -> None:
+    from services.coder.ambient import NONE, Run, _absorb_weak_runs
+
+    # A therapist who speaks in fragments ("Groceries. Floor to counter. Two cans.") gives no instruction
+    # the cue lists know; announced and ten sentences long, it is still the activity she announced.
+    fragments = Run("97530", [_line(600, announce=True, ev={"97530": 2.6}),
+                              *(_line(630 + 60 * i, ev={"97530": 0.2}) for i in range(9))])
+    assert _states(_absorb_weak_runs([Run(NONE, [_line(0)]), fragments])) == [(NONE, 1), ("97530", 10)]
+    # Named in passing and nothing more ("we'll do the groceries next time"): no activity.
+    named = Run("97530", [_line(600, announce=True, ev={"97530": 2.6}), _line(630)])
+    assert _states(_absorb_weak_runs([Run(NONE, [_line(0)]), named])) == [(NONE, 3)]
+
+
 def test_a_long_stretch_pointing_to_its_own_code_is_not_absorbed_by_the_one_before() -> None:
     from services.coder.ambient import Run, _absorb_weak_runs
 

@@ -554,7 +554,9 @@ def _absorb_weak_runs(runs: list[Run]) -> list[Run]:
                 pointing = sum(1 for ln in run.lines if _margin(ln, run.state, before) >= POINTING_MARGIN)
                 own = before != EVAL and len(run.lines) >= MIN_RUN_LINES and pointing >= 2 and \
                     total - _run_evidence(run, before) >= MIN_ANNOUNCED_RUN_EVIDENCE
-            if not led or (weak and not own):
+            # (an announced stretch as long as an activity is one, even when no instruction is recognised)
+            idle = not led and not (announced and len(run.lines) >= MIN_RUN_LINES)
+            if idle or (weak and not own):
                 run = Run(before, run.lines)
         if out and out[-1].state == run.state:
             out[-1].lines.extend(run.lines)
