@@ -320,6 +320,26 @@ def test_a_long_stretch_pointing_to_its_own_code_is_not_absorbed_by_the_one_befo
     assert _states(_absorb_weak_runs([swallow, stray])) == [("92526", 10)]
 
 
+def test_another_set_or_counting_goes_on_with_the_exercise_under_way() -> None:
+    from services.coder.ambient import Run, _absorb_weak_runs
+
+    def said(t: float, text: str, **cues: object) -> object:
+        line = _line(t, **cues)
+        line.text = text  # type: ignore[attr-defined]
+        return line
+
+    # Sit to stand (a functional task) dosed in sets: the sets and the counting that follow lean to
+    # therapeutic exercise, but they carry on the task under way.
+    task = Run("97530", [said(0, "Stand up from the chair without your hands, 3x10.", announce=True, dosed=True,
+                              ev={"97530": 3.0})])
+    going_on = Run("97110", [said(60, "8, 9, 10.", dosed=True, ev={"97110": 0.7}),
+                             said(120, "Second set, ten more.", ev={"97110": 0.8}),
+                             said(180, "Weight forward, knees over your toes.", doing=True, ev={"97110": 0.3}),
+                             said(240, "Last set of 10.", dosed=True, ev={"97110": 0.3}),
+                             said(300, "Good.")])
+    assert _states(_absorb_weak_runs([task, going_on])) == [("97530", 6)]
+
+
 def test_an_edge_at_no_cue_moves_to_the_sentence_that_leads_the_next_activity() -> None:
     from services.coder.ambient import Run, _move_edges_to_cues
 

@@ -524,6 +524,17 @@ def _runs(lines: Sequence[Line], labels: Sequence[str]) -> list[Run]:
     return runs
 
 
+# The same exercise going on: another set of it, or repetitions counted aloud ("second set", "8, 9, 10").
+_NEXT_SET = re.compile(r"\b(?:first|second|third|fourth|next|last|final|another|one more)\s+(?:set|round)\b",
+                       re.IGNORECASE)
+
+
+def _goes_on(line: Line) -> bool:
+    """Another set or repetitions counted: says the exercise under way goes on, not which one it is."""
+    counted = bool(_COUNTED.search(line.text)) and len(_WORD.findall(line.text)) <= 6
+    return counted or bool(_NEXT_SET.search(line.text))
+
+
 def _run_evidence(run: Run, code: str) -> float:
     return sum(min(ln.evidence.logits([code])[code] + _dose(ln, code), MAX_SENTENCE_EVIDENCE) for ln in run.lines)
 
@@ -550,8 +561,10 @@ def _absorb_weak_runs(runs: list[Run]) -> list[Run]:
                 own = led >= MIN_LED_LINES
             else:
                 # more than one of its sentences points to its own code rather than the one before (one
-                # strong sentence is a stray word), and in all they point there clearly
-                pointing = sum(1 for ln in run.lines if _margin(ln, run.state, before) >= POINTING_MARGIN)
+                # strong sentence is a stray word; "second set" and counting go on with whatever exercise is
+                # under way, and plan talk names what is not being done), and in all they point there clearly
+                pointing = sum(1 for ln in run.lines if not (ln.plan or _goes_on(ln))
+                               and _margin(ln, run.state, before) >= POINTING_MARGIN)
                 own = before != EVAL and len(run.lines) >= MIN_RUN_LINES and pointing >= 2 and \
                     total - _run_evidence(run, before) >= MIN_ANNOUNCED_RUN_EVIDENCE
             # (an announced stretch as long as an activity is one, even when no instruction is recognised)
