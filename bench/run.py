@@ -86,7 +86,8 @@ def write_results(text: dict[str, float], audio: list[dict[str, Any]]) -> str:
         "# Benchmark results",
         "",
         f"Measured {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} on {platform.machine()} with {os.cpu_count()} cores "
-        f"(`python -m bench.run`), bundled tiny.en int8, one thread per ASR worker, embedded mode.",
+        f"(`python -m bench.run{'' if audio else ' --no-audio'}`), bundled tiny.en int8, one thread per ASR worker, "
+        f"embedded mode{'' if audio else '; the pipeline table is from the last full run'}.",
         "",
         "## Drafting and coding (gold text in, note and codes out)",
         "",
@@ -101,6 +102,10 @@ def write_results(text: dict[str, float], audio: list[dict[str, Any]]) -> str:
         f"{text['draft_again_mean']:.1f} | {text['draft_again_p95']:.1f} | <= 200 ms mean |",
         f"| code a note | {text['code_first_mean']:.1f} | {text['code_first_p95']:.1f} | "
         f"{text['code_again_mean']:.1f} | {text['code_again_p95']:.1f} | <= 20 ms |",
+    ]
+    if not audio:  # text only (--no-audio): RESULTS.md keeps the pipeline table of the last full run
+        return "\n".join(lines) + "\n"
+    lines += [
         "",
         "## Whole pipeline from audio (`scribe dictate` path)",
         "",
