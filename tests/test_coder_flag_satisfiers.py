@@ -179,3 +179,24 @@ def test_single_deficit_needs_the_one_deficit_named_again() -> None:
     two = draft([HEADER, EXERCISE_FOR_FUNCTION, task + " Endurance is what limits her, and balance when she turns. "
                  "Endurance and balance both improved on the second trip.", MEASURE], start="9:00")
     assert flags_of(two, "single_deficit_97530") == []
+
+
+def test_single_deficit_in_an_ambient_session_needs_the_classifier_unsure_the_task_is_functional() -> None:
+    from services.coder.flags import CodeLine, build_flags
+    from services.coder.visit import Block, Sentence, Visit
+
+    said = ["Stand up from the chair and sit back down slowly, that builds the strength in your legs.",
+            "Again, slower on the way down, strength is what we're after.",
+            "Keep your weight over your feet."]
+    d = draft([], mode="ambient")
+
+    def flagged(confidence: float) -> list[str]:
+        block = Block("97530", start=600, stop=612, confidence=confidence)
+        visit = Visit([block], [Sentence(i, text, block=0) for i, text in enumerate(said)])
+        line = CodeLine("97530", True, [(0, block)], units=1)
+        return [f.kind for f in build_flags(visit, [line], d, RULES, "cms", [], "59")]
+
+    # The classifier was sure this is a functional task: it serves more than the one deficit named.
+    assert "single_deficit_97530" not in flagged(0.99)
+    # Unsure (97110 near): the same block naming only strength is flagged.
+    assert "single_deficit_97530" in flagged(0.7)
