@@ -329,7 +329,8 @@ def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityMod
             for name, value in read_cues(text, cues, verbs, model).items():
                 setattr(line, name, value)
             lines.append(line)
-    goals_at = next((i for i, ln in enumerate(lines) if cues.plan_of_care.found(ln.text) and not ln.question), None)
+    setting_goals = [i for i, ln in enumerate(lines) if cues.plan_of_care.found(ln.text) and not ln.question]
+    goals_at = setting_goals[0] if setting_goals else None
     if goals_at is not None:
         for ln in lines[goals_at + 1:]:
             ln.after_goals = True
@@ -338,12 +339,11 @@ def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityMod
     # The goals being set ("here's what I want us working toward: one, walking to the store ...") name
     # functions, not activities being done: the sentences that list them, up to the next thing the
     # therapist leads, are talk about the plan.
-    for i, ln in enumerate(lines):
-        if cues.plan_of_care.found(ln.text) and not ln.question:
-            for nxt in lines[i + 1:i + 1 + GOAL_LIST_REACH]:
-                if nxt.announce or nxt.led or nxt.wrapup or nxt.hands_on or nxt.question:
-                    break
-                nxt.goal_listed = True
+    for i in setting_goals:
+        for nxt in lines[i + 1:i + 1 + GOAL_LIST_REACH]:
+            if nxt.announce or nxt.led or nxt.wrapup or nxt.hands_on or nxt.question:
+                break
+            nxt.goal_listed = True
     # "Step over to the corner" moves to the next place: its words ("step over") are not the activity.
     for i, ln in enumerate(lines):
         # the therapist's hands starting work is a new activity begun, however it is worded
@@ -535,8 +535,13 @@ def _goes_on(line: Line) -> bool:
     return counted or bool(_NEXT_SET.search(line.text))
 
 
+def _evidence_for(line: Line, code: str) -> float:
+    """What one sentence says for `code`: the catalogue's evidence and its dose."""
+    return line.evidence.logits([code])[code] + _dose(line, code)
+
+
 def _run_evidence(run: Run, code: str) -> float:
-    return sum(min(ln.evidence.logits([code])[code] + _dose(ln, code), MAX_SENTENCE_EVIDENCE) for ln in run.lines)
+    return sum(min(_evidence_for(ln, code), MAX_SENTENCE_EVIDENCE) for ln in run.lines)
 
 
 def _absorb_weak_runs(runs: list[Run]) -> list[Run]:
@@ -579,8 +584,7 @@ def _absorb_weak_runs(runs: list[Run]) -> list[Run]:
 
 
 def _margin(line: Line, code: str, other: str) -> float:
-    logits = line.evidence.logits([code, other])
-    return logits[code] + _dose(line, code) - logits[other] - _dose(line, other)
+    return _evidence_for(line, code) - _evidence_for(line, other)
 
 
 def _move_edges_to_cues(runs: list[Run]) -> list[Run]:

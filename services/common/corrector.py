@@ -180,11 +180,12 @@ class Corrector:
         if self._breaks_a_term(heard_words, term) or _covers_exact(i, j, key, term, self.index, exact, lowered):
             return None
         heard = text[words[i].start():words[j - 1].end()]
-        support = self._support(term, lowered, i, j, heard, similarity)
-        if not support:
-            return None
+        # the term's form nearest to what was heard (the written form first among equals)
         distance, _, form = min((Levenshtein.distance(key, letters(f)), f != term.written, f)
                                 for f in (*term.spoken, term.written))
+        support = self._support(term, lowered, i, j, heard, key, similarity, distance)
+        if not support:
+            return None
         replacement = _rewrite(form, term, key, heard_words, lowered[j:j + 4])
         said_as_form = form.lower().split() == heard_words
         if (any(_inflected(key, letters(r)) or _other_wording(heard_words, r)
@@ -275,10 +276,11 @@ class Corrector:
         sound = sound_key(letters("".join(heard_words)))
         return any(sound_key(letters(f)) == sound for f in term.spoken)
 
-    def _support(self, term: Term, lowered: list[str], i: int, j: int, heard: str, similarity: float) -> str:
-        """Why this rewrite is safe, or "" when it is not (the rules are in the module docstring)."""
+    def _support(self, term: Term, lowered: list[str], i: int, j: int, heard: str, key: str, similarity: float,
+                 distance: int) -> str:
+        """Why this rewrite is safe, or "" when it is not (the rules are in the module docstring). `key`: the
+        heard letters; `distance`: their edits to the term's nearest form."""
         heard_words = lowered[i:j]
-        key = letters(heard)
         if heard == term.written or self.index.exact.get(key, term) is not term:
             return ""  # already written so, or heard exactly as another term: leave it
         before, after = lowered[max(0, i - CUE_WINDOW):i], lowered[j:j + CUE_WINDOW]
@@ -319,8 +321,7 @@ class Corrector:
             return ""
         if len(heard_words) == 1 and similarity < MIN_SIMILARITY and context != "session":
             return ""  # one everyday word that only sounds like a term ("pull" / "pulleys")
-        if all(z >= UNKNOWN_ZIPF for z in zipfs) and not same_sound and min(
-                Levenshtein.distance(key, letters(f)) for f in (*term.spoken, term.written)) > MAX_REAL_WORD_EDITS:
+        if all(z >= UNKNOWN_ZIPF for z in zipfs) and not same_sound and distance > MAX_REAL_WORD_EDITS:
             return ""  # real words that differ from the term by more than a slip: other wording ("gaze stability")
         if context:
             return context

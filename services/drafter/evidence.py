@@ -76,10 +76,11 @@ def _unsure_corrected_term(item_text: str, seg: pb.TranscriptSegment, threshold:
     raw words) and a word they replaced was one the recogniser was unsure of: the corrector's choice is
     a guess the therapist confirms."""
     written = {w.lower() for w in _TOKEN.findall(to_written(seg.raw_text))}
-    corrected = {w.lower() for w in _TOKEN.findall(seg.text)} - written
+    text = {w.lower() for w in _TOKEN.findall(seg.text)}
+    corrected = text - written
     if not corrected or not corrected & {w.lower() for w in _TOKEN.findall(item_text)}:
         return False
-    replaced = written - {w.lower() for w in _TOKEN.findall(seg.text)}
+    replaced = written - text
     return any(w.probability < threshold for w in seg.words
                if any(t.lower() in replaced for t in _TOKEN.findall(w.text)))
 
