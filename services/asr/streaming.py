@@ -30,6 +30,7 @@ from proto import scribe_pb2 as pb
 from services.asr.engine import DecodeOptions, Recognition
 from services.common import keys
 from services.common.bus import Bus
+from services.common.outage import OutageWatch, StopRequested, outlasting
 
 log = logging.getLogger("scribe.asr.partials")
 
@@ -178,50 +179,59 @@ class PartialDecoder:
             self._committed.popitem(last=False)
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.bus.ensure_group(keys.PARTIALS, keys.GROUP_ASR)
-        while not stop.is_set():
-            # With partials in hand, look for new ones without waiting: a new utterance's first partial
-            # goes before refreshes of those already shown (_next).
-            block_s = 0.0 if self._latest else None
-            for d in await self.bus.read(keys.PARTIALS, keys.GROUP_ASR, self.consumer, count=32, block_s=block_s):
-                await self.bus.ack(keys.PARTIALS, keys.GROUP_ASR, d.entry_id)  # best effort: ack at once
-                self._offer(pb.AudioChunk.FromString(d.payload))
-            self.gate.several_sessions = self._active_sessions(asyncio.get_running_loop().time()) > 1
-            chunk = self._next()
-            if chunk is None:
-                continue
-            loop = asyncio.get_running_loop()
-            # A speculation is a commit, early; a first partial is one per utterance: only refreshes rest.
-            resting = loop.time() < self._rest_until and not chunk.speculative and not chunk.first_partial
-            if resting:
-                await asyncio.sleep(_IDLE_POLL_S)
-                continue
-            key = (chunk.session_id, chunk.seq)
-            others_waiting = any(sid != chunk.session_id for sid, _seq in self._latest)
-            del self._latest[key]
-            if chunk.speculative and (others_waiting or loop.time() - self._last_commit < SPECULATE_QUIET_S):
-                self.skipped += 1  # busy with other sessions: the commit will decode it
-                continue
-            async with self.gate.best_effort():
-                if key in self._committed:  # committed here while the reader stepped out
-                    self.skipped += 1
-                    continue
-                started = loop.time()
-                if chunk.speculative and self.speculate is not None:
-                    text = await self.speculate(chunk)
-                else:
-                    prompt = await self.prompt(chunk.session_id)
-                    pcm = np.frombuffer(chunk.pcm_s16le, dtype=np.int16)
-                    text = (await self.decode(pcm, prompt, PARTIAL_DECODE)).text
-            duty = self.duty / max(1, self._active_sessions(loop.time()))
-            self._rest_until = loop.time() + (loop.time() - started) * (1 / duty - 1)
-            self.decoded += 1
-            await self.bus.publish(keys.PARTIAL_TEXT, pb.PartialTranscript(
-                session_id=chunk.session_id, seq=chunk.seq, start_s=chunk.start_s, end_s=chunk.end_s,
-                text=text, sent_unix_s=chunk.sent_unix_s))
-            redis = getattr(self.bus, "redis", None)
-            if redis is not None:
-                await redis.xtrim(keys.PARTIAL_TEXT, maxlen=keys.PARTIAL_TEXT_MAXLEN, approximate=True)
+        watch = OutageWatch(self.bus, "asr", f"reading {keys.PARTIALS}")
+        try:
+            await outlasting(watch, stop, lambda: self.bus.ensure_group(keys.PARTIALS, keys.GROUP_ASR))
+            while not stop.is_set():
+                # A partial in hand when the bus goes away is dropped: by the time it is back it is stale.
+                await outlasting(watch, stop, self._step)
+        except StopRequested:
+            return
+
+    async def _step(self) -> None:
+        """Take in new partials, then decode the one most worth showing (if any)."""
+        # With partials in hand, look for new ones without waiting: a new utterance's first partial
+        # goes before refreshes of those already shown (_next).
+        block_s = 0.0 if self._latest else None
+        for d in await self.bus.read(keys.PARTIALS, keys.GROUP_ASR, self.consumer, count=32, block_s=block_s):
+            await self.bus.ack(keys.PARTIALS, keys.GROUP_ASR, d.entry_id)  # best effort: ack at once
+            self._offer(pb.AudioChunk.FromString(d.payload))
+        self.gate.several_sessions = self._active_sessions(asyncio.get_running_loop().time()) > 1
+        chunk = self._next()
+        if chunk is None:
+            return
+        loop = asyncio.get_running_loop()
+        # A speculation is a commit, early; a first partial is one per utterance: only refreshes rest.
+        resting = loop.time() < self._rest_until and not chunk.speculative and not chunk.first_partial
+        if resting:
+            await asyncio.sleep(_IDLE_POLL_S)
+            return
+        key = (chunk.session_id, chunk.seq)
+        others_waiting = any(sid != chunk.session_id for sid, _seq in self._latest)
+        del self._latest[key]
+        if chunk.speculative and (others_waiting or loop.time() - self._last_commit < SPECULATE_QUIET_S):
+            self.skipped += 1  # busy with other sessions: the commit will decode it
+            return
+        async with self.gate.best_effort():
+            if key in self._committed:  # committed here while the reader stepped out
+                self.skipped += 1
+                return
+            started = loop.time()
+            if chunk.speculative and self.speculate is not None:
+                text = await self.speculate(chunk)
+            else:
+                prompt = await self.prompt(chunk.session_id)
+                pcm = np.frombuffer(chunk.pcm_s16le, dtype=np.int16)
+                text = (await self.decode(pcm, prompt, PARTIAL_DECODE)).text
+        duty = self.duty / max(1, self._active_sessions(loop.time()))
+        self._rest_until = loop.time() + (loop.time() - started) * (1 / duty - 1)
+        self.decoded += 1
+        await self.bus.publish(keys.PARTIAL_TEXT, pb.PartialTranscript(
+            session_id=chunk.session_id, seq=chunk.seq, start_s=chunk.start_s, end_s=chunk.end_s,
+            text=text, sent_unix_s=chunk.sent_unix_s))
+        redis = getattr(self.bus, "redis", None)
+        if redis is not None:
+            await redis.xtrim(keys.PARTIAL_TEXT, maxlen=keys.PARTIAL_TEXT_MAXLEN, approximate=True)
 
     def _active_sessions(self, now: float) -> int:
         for sid, seen in list(self._sessions_seen.items()):

@@ -75,5 +75,10 @@ class Bus(abc.ABC):
     async def entries(self, stream: str) -> list[tuple[str, bytes]]:
         """Every entry still in the stream, oldest first (for tools and tests)."""
 
+    def is_outage(self, exc: BaseException) -> bool:
+        """True when `exc` means the bus's server is away for now (wait and retry), not a bug or bad input.
+        An in-process bus is never away."""
+        return False
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

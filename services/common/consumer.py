@@ -5,6 +5,8 @@
 - An InputError (the message itself is bad) is reported on scribe:errors and acked: retrying
   cannot help. Any other exception leaves the entry pending, to be retried after the claim
   idle time and dead-lettered past the delivery cap.
+- The bus going away (Redis restarting) is neither: the loop waits it out with backoff and
+  redoes the read, or the handling of the entry in hand, once it is back (services/common/outage.py).
 - Logs carry the stage, entry id and error type, never message contents (patient words).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -22,6 +25,7 @@ from proto import scribe_pb2 as pb
 from services.common import keys
 from services.common.bus import Bus, Delivery
 from services.common.errors import InputError
+from services.common.outage import OutageWatch, StopRequested, outlasting
 
 log = logging.getLogger("scribe.consumer")
 
@@ -70,11 +74,19 @@ async def consume(
     read may wait (None: the bus default). The asr stage uses it to take utterances only while its
     model is free.
     """
-    await bus.ensure_group(stream, group)
-    while not stop.is_set():
-        async with guard() if guard is not None else contextlib.nullcontext() as block_s:
-            for delivery in await bus.read(stream, group, consumer, count=count, block_s=block_s):
-                await _handle(bus, stream, group, handler, delivery, stage)
+    watch = OutageWatch(bus, stage, f"reading {stream}")
+    try:
+        await outlasting(watch, stop, lambda: bus.ensure_group(stream, group))
+        while not stop.is_set():
+            async with guard() if guard is not None else contextlib.nullcontext() as block_s:
+                deliveries = await outlasting(
+                    watch, stop, lambda: bus.read(stream, group, consumer, count=count, block_s=block_s))
+                for delivery in deliveries:
+                    # Redone whole after an outage: the handler is idempotent, and the ack comes last.
+                    await outlasting(watch, stop, functools.partial(_handle, bus, stream, group, handler, delivery,
+                                                                    stage))
+    except StopRequested:
+        return
 
 
 async def _handle(bus: Bus, stream: str, group: str, handler: Handler, delivery: Delivery, stage: str) -> None:
@@ -89,6 +101,8 @@ async def _handle(bus: Bus, stream: str, group: str, handler: Handler, delivery:
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - a worker must survive any one bad entry
+        if bus.is_outage(exc):
+            raise  # not the entry's fault: consume() waits for the bus and hands it over again
         log.error(
             "%s: entry %s failed on delivery %d with %s; left pending for retry",
             stage,

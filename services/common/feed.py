@@ -16,14 +16,15 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import redis.asyncio as aioredis
+from redis.backoff import ExponentialWithJitterBackoff
 
 from proto import scribe_pb2 as pb
 from services.asr.agreement import LocalAgreement
-from services.common import keys
+from services.common import keys, redis_conn
 from services.common.bus import Bus
 from services.common.consumer import session_of
 from services.common.export import SECTIONS, result_to_dict
+from services.common.outage import FIRST_WAIT_S, MAX_WAIT_S
 
 _FIELD = b"m"
 POLL_S = 0.05  # in-memory bus: how often a feed looks for new entries
@@ -66,11 +67,23 @@ def before(entry_id: str) -> str:
 
 async def _tail_redis(url: str, start_id: str, stop: asyncio.Event) -> AsyncIterator[tuple[str, bytes]]:
     # Own connection: a blocking XREAD must not share one with short socket timeouts.
-    conn = aioredis.Redis.from_url(url)
+    conn = redis_conn.client(url)
     cursors = dict.fromkeys(keys.FEED_STREAMS, start_id)
+    outage = ExponentialWithJitterBackoff(cap=MAX_WAIT_S, base=FIRST_WAIT_S)
+    failures = 0
     try:
         while not stop.is_set():
-            resp = await conn.xread(cursors, block=500, count=200)  # type: ignore[arg-type]
+            try:
+                resp = await conn.xread(cursors, block=500, count=200)  # type: ignore[arg-type]
+                failures = 0
+            except Exception as exc:
+                if not redis_conn.is_outage(exc):
+                    raise
+                # Redis restarting: keep the listener (pings go on) and read on from the same cursors.
+                failures += 1
+                yield "", b""
+                await asyncio.sleep(outage.compute(failures))
+                continue
             if not resp:
                 yield "", b""  # idle: lets the caller notice a listener that went away
             for raw_stream, entries in resp or []:

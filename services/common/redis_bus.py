@@ -2,6 +2,7 @@
 
 Each RedisBus owns two connections: one for blocking reads (a blocking XREADGROUP must not
 share a connection whose socket timeout is shorter than the block) and one for everything else.
+Both reconnect by themselves after a Redis restart (services/common/redis_conn.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import redis.asyncio as aioredis
 from google.protobuf.message import Message
 from redis.exceptions import ResponseError
 
-from services.common import keys
+from services.common import keys, redis_conn
 from services.common.bus import Bus, Delivery, DeliveryPolicy
 
 _FIELD = b"m"
@@ -30,8 +31,8 @@ class RedisBus(Bus):
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", policy: DeliveryPolicy | None = None) -> None:
         super().__init__(policy)
         self.url = url
-        self._cmd = aioredis.Redis.from_url(url)
-        self._blocking = aioredis.Redis.from_url(url)
+        self._cmd = redis_conn.client(url)
+        self._blocking = redis_conn.client(url)
         self._last_claim: dict[tuple[str, str], float] = {}
         self._groups: set[tuple[str, str]] = set()
 
@@ -55,9 +56,23 @@ class RedisBus(Bus):
                 raise
         self._groups.add((stream, group))
 
+    def is_outage(self, exc: BaseException) -> bool:
+        return redis_conn.is_outage(exc)
+
     async def read(self, stream: str, group: str, consumer: str, count: int = 1,
                    block_s: float | None = None) -> list[Delivery]:
         await self.ensure_group(stream, group)
+        try:
+            return await self._read(stream, group, consumer, count, block_s)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # Redis came back without its data (no persistence): make the group again on the next read.
+            self._groups.discard((stream, group))
+            return []
+
+    async def _read(self, stream: str, group: str, consumer: str, count: int,
+                    block_s: float | None) -> list[Delivery]:
         reclaimed = await self._reclaim(stream, group, consumer, count)
         if reclaimed:
             return reclaimed

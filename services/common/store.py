@@ -11,10 +11,8 @@ from __future__ import annotations
 import abc
 from collections import OrderedDict
 
-import redis.asyncio as aioredis
-
 from proto import scribe_pb2 as pb
-from services.common import keys
+from services.common import keys, redis_conn
 
 SPECULATIONS_KEPT = 1024  # in memory: unclaimed speculative results beyond this are dropped, oldest first
 
@@ -120,7 +118,7 @@ class MemoryStore(SessionStore):
 
 class RedisStore(SessionStore):
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", ttl_s: int = keys.SESSION_TTL_S) -> None:
-        self._r = aioredis.Redis.from_url(url)
+        self._r = redis_conn.client(url)
         self._ttl_s = ttl_s
 
     async def put_context(self, session_id: str, context: pb.SessionContext) -> None:
