@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import wave
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from proto import scribe_pb2 as pb
 from services.evaluation.runner import case_context, text_transcript
 
-__all__ = ["case_audio", "case_context", "case_ids", "gold_draft", "gold_transcript", "load_case"]
+__all__ = ["case_audio", "case_context", "case_ids", "gold_draft", "gold_transcript", "load_case", "wav"]
 
 EVAL_DIR = Path(os.environ.get("SCRIBE_EVAL_DIR", Path(__file__).resolve().parents[2] / "shared" / "eval" / "public"))
 
@@ -77,3 +81,14 @@ async def live_session_chunks(case_id: str, pcm: Any, stop: bool = False
         await ingest.stop_session(sid)
     partials = [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.PARTIALS)]
     return partials, [pb.AudioChunk.FromString(p) for _id, p in await bus.entries(keys.UTTERANCES)]
+
+
+def wav(pcm: np.ndarray, rate: int = 16_000) -> bytes:
+    """Mono int16 samples as a WAV file's bytes (to upload a piece of a case's audio)."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.astype("<i2").tobytes())
+    return out.getvalue()

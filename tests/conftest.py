@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from services.asr.engine import WhisperEngine
+from tests.redis_server import PrivateRedis
 
 REDIS_URL = os.environ.get("SCRIBE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -25,6 +26,16 @@ def redis_url() -> Iterator[str]:
     yield REDIS_URL
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own (free port, temp dir, data kept across restarts), for tests that
+    stop and start Redis: the shared one at REDIS_URL is never stopped."""
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,9 @@ GET  /app?token=T                                             the clinician web 
 
 The token goes in `Authorization: Bearer`, or in `?token=` for browsers' WebSocket and EventSource,
 which cannot set headers.
+
+While Redis is away, audio is still taken and held (services/ingest/outbox.py); a request that needs
+Redis itself (a result, a dismissal), or audio past the hold's bound, gets 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from services.common.errors import InputError
 from services.common.export import result_to_dict
 from services.common.results import ResultTimeout, SessionFailed, wait_for_result
 from services.common.store import SessionStore
+from services.ingest.outbox import RETRY_AFTER_S, BufferFull
 from services.ingest.review import add_review_routes
 from services.ingest.service import ConsentRequired, IngestService, UnknownSession
 from services.ingest.web import add_web_routes
@@ -53,6 +57,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def _unavailable(message: str) -> web.Response:
+    """503 for a passing condition (Redis restarting, the hold full): the client retries, nothing is lost."""
+    return web.json_response({"error": message}, status=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
@@ -74,6 +83,15 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
             return _error(403, str(exc))
         except InputError as exc:
             return _error(400, str(exc))
+        except BufferFull as exc:
+            return _unavailable(str(exc))
+        except Exception as exc:
+            if not bus.is_outage(exc):
+                raise
+            resource = request.match_info.route.resource
+            log.info("ingest: %s %s answered 503: Redis unreachable (%s)", request.method,
+                     resource.canonical if resource else "-", type(exc).__name__)
+            return _unavailable("the session store (Redis) is unreachable; retry shortly")
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -155,6 +173,7 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await rtc.close()
+        await ingest.close()
 
     app = web.Application(middlewares=[require_token], client_max_size=MAX_UPLOAD_BYTES)
     app.cleanup_ctx.append(idle_reaper)

@@ -7,11 +7,16 @@ Live sessions (WebRTC / WebSocket) also publish the growing prefix of the open u
 once a second on scribe:partials, and keep the session clock on the wall clock across pauses and
 disconnects: audio received while paused counts as silence, and a gap (pause or disconnect) is
 filled with silence when audio resumes, so time blocks stay exact. Silence is never sent to Whisper.
+
+Every write to the bus and store goes through an Outbox (services/ingest/outbox.py): while Redis is
+away, audio is still taken and its utterances held, in order, up to a bound in bytes; audio past the
+bound is refused with BufferFull before any of it is taken.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,6 +31,7 @@ from services.common.errors import InputError
 from services.common.store import SessionStore
 from services.ingest.audio import SAMPLE_RATE, decode_audio
 from services.ingest.live import LIVE_VAD, LiveCutter, OpenUtterance
+from services.ingest.outbox import DEFAULT_MAX_BYTES, Outbox
 from services.ingest.vad import Utterance, VadOptions
 
 PARTIAL_EVERY_S = 1.0  # session time between two partials of one open utterance
@@ -35,6 +41,9 @@ PARTIAL_MIN_S = 0.5  # no partial for a shorter open utterance (0.35 s of speech
 # now is mostly done by then. Shorter offers more speculations that speech then makes useless.
 SPECULATE_AFTER_S = 0.06
 GAP_FILL_CHUNK = SAMPLE_RATE * 10  # silence is fed in 10 s pieces so the loop stays responsive
+# A session started while Redis is away has no STARTED entry id yet; its feed reads from this long
+# before now instead (Redis stamps the entry later, by its own clock, which may differ a little).
+HELD_START_MARGIN_MS = 60_000
 
 
 class UnknownSession(InputError):
@@ -73,10 +82,12 @@ class IngestService:
     stage = "ingest"
 
     def __init__(self, bus: Bus, store: SessionStore, vad: VadOptions | None = None,
-                 live_vad: VadOptions | None = None) -> None:
-        """vad: cutting rules for uploaded files; live_vad: for live capture (ends utterances sooner)."""
+                 live_vad: VadOptions | None = None, buffer_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        """vad: cutting rules for uploaded files; live_vad: for live capture (ends utterances sooner);
+        buffer_bytes: how much audio is held while Redis is away before new audio is refused."""
         self.bus = bus
         self.store = store
+        self.outbox = Outbox(bus, buffer_bytes)
         self.vad = vad or VadOptions()
         self.live_vad = live_vad or LIVE_VAD
         self._captures: dict[str, Capture] = {}
@@ -90,17 +101,24 @@ class IngestService:
         if sid in self._captures:
             raise InputError(f"session {sid} is already open")
         # Context goes to the store before any audio, so every later stage can read it.
-        await self.store.put_context(sid, context)
+        await self.outbox.send(functools.partial(self.store.put_context, sid, context), context.ByteSize())
         capture = Capture(sid, LiveCutter(self.live_vad if live else self.vad), live=live)
         self._captures[sid] = capture
-        capture.start_entry_id = await self.bus.publish(
-            keys.SESSIONS, pb.SessionEvent(session_id=sid, kind=pb.SessionEvent.STARTED, context=context)
-        )
+        started = pb.SessionEvent(session_id=sid, kind=pb.SessionEvent.STARTED, context=context)
+        entry_id = await self.outbox.send(functools.partial(self.bus.publish, keys.SESSIONS, started),
+                                          started.ByteSize())
+        capture.start_entry_id = entry_id or f"{max(0, int(time.time() * 1000) - HELD_START_MARGIN_MS)}-0"
         return sid
 
-    async def add_audio(self, session_id: str, pcm: np.ndarray) -> int:
-        """Feed 16 kHz mono int16 audio; publishes every utterance it completes. Returns how many."""
+    async def add_audio(self, session_id: str, pcm: np.ndarray, *, tail: bool = False) -> int:
+        """Feed 16 kHz mono int16 audio; publishes every utterance it completes. Returns how many.
+
+        Raises BufferFull, having taken none of it, when Redis is away and the held audio is at its
+        bound. tail: a decoder's last few samples at a disconnect or stop, always taken.
+        """
         capture = self._capture(session_id)
+        if not tail:
+            self.outbox.admit(pcm.nbytes)
         capture.last_activity = time.monotonic()
         if capture.gap_from is not None:
             if capture.paused:
@@ -120,14 +138,14 @@ class IngestService:
             await self._publish(capture, capture.cutter.flush())  # what was said before the pause is kept
             capture.paused = True
             capture.gap_from, capture.gap_audio_s = capture.gap_from or time.monotonic(), 0.0
-            await self.bus.publish(keys.SESSIONS, pb.SessionEvent(session_id=session_id, kind=pb.SessionEvent.PAUSED))
+            await self._announce(pb.SessionEvent(session_id=session_id, kind=pb.SessionEvent.PAUSED))
 
     async def resume(self, session_id: str) -> None:
         capture = self._capture(session_id)
         if capture.paused:
             capture.paused = False
             await self._fill_gap(capture)
-            await self.bus.publish(keys.SESSIONS, pb.SessionEvent(session_id=session_id, kind=pb.SessionEvent.RESUMED))
+            await self._announce(pb.SessionEvent(session_id=session_id, kind=pb.SessionEvent.RESUMED))
 
     def attach(self, session_id: str) -> Capture:
         """A live connection (WebRTC or WebSocket) starts sending audio for the session."""
@@ -143,7 +161,7 @@ class IngestService:
         if capture is None:
             return
         if tail is not None and len(tail):
-            await self.add_audio(session_id, tail)
+            await self.add_audio(session_id, tail, tail=True)
         capture.connections = max(0, capture.connections - 1)
         capture.last_activity = time.monotonic()
         if capture.connections == 0 and capture.gap_from is None:
@@ -181,10 +199,17 @@ class IngestService:
         )
         # The stop marker is stored before it is announced: a drafter that sees the event
         # (or any later segment) also sees the marker.
-        await self.store.put_stop(event)
-        await self.bus.publish(keys.SESSIONS, event)
+        await self.outbox.send(functools.partial(self.store.put_stop, event), event.ByteSize())
+        await self._announce(event)
         del self._captures[session_id]
         return event
+
+    async def close(self) -> None:
+        """Shutting down: give writes held for Redis a last chance to go out."""
+        await self.outbox.close()
+
+    async def _announce(self, event: pb.SessionEvent) -> None:
+        await self.outbox.send(functools.partial(self.bus.publish, keys.SESSIONS, event), event.ByteSize())
 
     def is_open(self, session_id: str) -> bool:
         return session_id in self._captures
@@ -249,8 +274,10 @@ class IngestService:
                               speculative=speculative, pcm_s16le=open_utt.pcm.astype("<i2").tobytes(),
                               sent_unix_s=time.time(), speech_end_s=speech_end_s, live=True,
                               first_partial=first)
-        await self.bus.publish(keys.PARTIALS, chunk)
-        await _cap_stream(self.bus, keys.PARTIALS, keys.PARTIALS_MAXLEN)
+        # A partial is stale by the time Redis is back: never held (the commit carries the words).
+        await self.outbox.send_droppable(functools.partial(self.bus.publish, keys.PARTIALS, chunk))
+        await self.outbox.send_droppable(functools.partial(_cap_stream, self.bus, keys.PARTIALS,
+                                                           keys.PARTIALS_MAXLEN))
 
     async def _publish(self, capture: Capture, utterances: list[Utterance]) -> int:
         for utt in utterances:
@@ -267,7 +294,7 @@ class IngestService:
                 live=capture.live,
                 speculation_end_s=self._standing_speculation(capture) if capture.live else 0.0,
             )
-            await self.bus.publish(keys.UTTERANCES, chunk)
+            await self.outbox.send(functools.partial(self.bus.publish, keys.UTTERANCES, chunk), chunk.ByteSize())
             capture.utterances.append((utt.start_s, utt.end_s))
             capture.next_seq += 1
         capture.cutter.closed_speech_end_s.clear()  # dropped clicks leave entries behind

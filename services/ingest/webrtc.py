@@ -34,6 +34,7 @@ from aiortc.mediastreams import MediaStreamError
 from services.common.errors import InputError
 from services.ingest.audio import SAMPLE_RATE
 from services.ingest.live import Resampler
+from services.ingest.outbox import BufferFull
 from services.ingest.service import IngestService, UnknownSession
 
 log = logging.getLogger("scribe.webrtc")
@@ -130,6 +131,11 @@ class WebRtcIngest:
         except UnknownSession:
             await pc.close()  # the session was stopped: nothing more to receive
             return
+        except BufferFull:
+            # Redis is away and the held audio is at its bound: end the call rather than lose audio
+            # unseen; the session stays open and the client can reconnect once Redis is back.
+            log.warning("webrtc: ingest buffer full while Redis is away; closing the connection of %s", session_id)
+            await pc.close()
         await self.ingest.detach(session_id, resampler.flush())
         if self._peers.get(session_id) is pc:
             del self._peers[session_id]

@@ -5,6 +5,9 @@ GET /v1/sessions/{id}/audio/ws?format=pcm&rate=48000&channels=2   (or format=opu
     Opus packet each (48 kHz); text messages: {"type": "pause" | "resume" | "stop"}.
     The server answers control messages with {"type": ...} acks; on stop with last_seq/duration_s.
     A closed or lost connection leaves the session open (reconnect, or POST .../stop later).
+    While Redis is away the audio is held; past the hold's bound the server sends
+    {"type": "error", "error", "retry_after_s"} and closes with 1013 (try again later): the audio of
+    that message was not taken, and the session stays open for a reconnect.
 GET /v1/sessions/{id}/events   text/event-stream: session, partial, segment, draft, codes, error.
 """
 
@@ -15,7 +18,7 @@ import json
 from typing import Any
 
 import numpy as np
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from services.common.bus import Bus
 from services.common.errors import InputError
@@ -23,6 +26,7 @@ from services.common.export import result_to_dict
 from services.common.feed import session_feed
 from services.common.store import SessionStore
 from services.ingest.live import OpusDecoder, Resampler
+from services.ingest.outbox import BufferFull
 from services.ingest.service import IngestService, UnknownSession
 
 MAX_RATE = 192_000
@@ -80,6 +84,9 @@ async def audio_ws(request: web.Request, ingest: IngestService) -> web.StreamRes
                     break
     except UnknownSession:
         stopped = True  # stopped over HTTP meanwhile
+    except BufferFull as exc:  # refused, not dropped: the client is told and may send it again later
+        await ws.send_json({"type": "error", "error": str(exc), "retry_after_s": exc.retry_after_s})
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"ingest buffer full")
     finally:
         if not stopped:
             await ingest.detach(sid, decoder.flush())
@@ -98,7 +105,7 @@ async def _control(ws: web.WebSocketResponse, ingest: IngestService, sid: str, t
     elif kind == "resume":
         await ingest.resume(sid)
     elif kind == "stop":
-        await ingest.add_audio(sid, decoder.flush())
+        await ingest.add_audio(sid, decoder.flush(), tail=True)
         event = await ingest.stop_session(sid)
         await ws.send_json({"type": "stopped", "last_seq": event.last_seq, "duration_s": event.duration_s})
         return True
