@@ -52,8 +52,10 @@ def _print_result(result: dict[str, Any], as_json: bool) -> None:
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress (never patient words).")
-def cli(verbose: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """Ambient scribe for therapy clinics: audio in, a coded SOAP note out."""
+    ctx.obj = verbose  # `serve` hands it on to its children
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
 
 
@@ -82,34 +84,57 @@ def dictate(audio: str, context_path: str, mode: str | None, as_json: bool, mode
     _print_result(asyncio.run(run()), as_json)
 
 
+REDIS_HELP = "Redis URL; prefer setting SCRIBE_REDIS_URL, since a password on a command line shows in `ps`."
+_redis_option = click.option("--redis", "redis_url", default=DEFAULT_REDIS, envvar="SCRIBE_REDIS_URL",
+                             show_default=True, help=REDIS_HELP)
+_redis_wait_option = click.option(
+    "--redis-wait", "redis_wait_s", type=click.FloatRange(min=1.0), default=60.0, envvar="SCRIBE_REDIS_WAIT_S",
+    show_default=True, help="Seconds to wait at start for Redis to answer before exiting with code 3.")
+_buffer_option = click.option(
+    "--buffer-mb", type=click.FloatRange(min=1.0), default=256.0, envvar="SCRIBE_INGEST_BUFFER_MB",
+    show_default=True, help="ingest: audio held while Redis is away; past it new audio gets 503.")
+
+
 @cli.command()
-@click.option("--redis", "redis_url", default=DEFAULT_REDIS, envvar="SCRIBE_REDIS_URL", show_default=True)
+@_redis_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the ingest API listens on.")
 @click.option("--port", default=8750, show_default=True)
 @click.option("--asr-workers", type=int, default=2, show_default=True)
 @click.option("--model", "model_path", help="CTranslate2 Whisper model directory.")
-def serve(redis_url: str, host: str, port: int, asr_workers: int, model_path: str | None) -> None:
+@_redis_wait_option
+@_buffer_option
+@click.pass_obj
+def serve(verbose: bool, redis_url: str, host: str, port: int, asr_workers: int, model_path: str | None,
+          redis_wait_s: float, buffer_mb: float) -> None:
     """Run ingest, asr, drafter and coder as separate processes joined by Redis Streams."""
-    from services.runner import serve_processes
+    from services.runner import WorkerOptions, serve_processes
 
-    sys.exit(serve_processes(redis_url, host, port, asr_workers, model_path))
+    opts = WorkerOptions(redis_url, host, port, model_path, redis_wait_s=redis_wait_s,
+                         buffer_bytes=int(buffer_mb * 2**20))
+    sys.exit(serve_processes(opts, asr_workers, verbose=bool(verbose)))
 
 
 @cli.command()
 @click.argument("stage", type=click.Choice(["ingest", "asr", "drafter", "coder"]))
-@click.option("--redis", "redis_url", default=DEFAULT_REDIS, envvar="SCRIBE_REDIS_URL", show_default=True)
+@_redis_option
 @click.option("--name", "consumer", default=None, help="Consumer name in the group (default: stage-pid).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8750, show_default=True)
 @click.option("--model", "model_path", help="CTranslate2 Whisper model directory (asr).")
 @click.option("--claim-idle", type=float, default=30.0, show_default=True,
               help="Seconds before another worker's unacked entry is taken over.")
+@_redis_wait_option
+@_buffer_option
 def worker(stage: str, redis_url: str, consumer: str | None, host: str, port: int, model_path: str | None,
-           claim_idle: float) -> None:
-    """Run one stage as a process (what `serve` starts; use it to scale a stage across machines)."""
-    from services.runner import run_worker
+           claim_idle: float, redis_wait_s: float, buffer_mb: float) -> None:
+    """Run one stage as a process (what `serve` starts; use it to scale a stage across machines).
 
-    sys.exit(run_worker(stage, redis_url, consumer, host, port, model_path, claim_idle))
+    Exits 2 on a configuration error at start, 3 when Redis did not answer within --redis-wait;
+    a Redis restart while it runs is waited out."""
+    from services.runner import WorkerOptions, run_worker
+
+    opts = WorkerOptions(redis_url, host, port, model_path, claim_idle, redis_wait_s, int(buffer_mb * 2**20))
+    sys.exit(run_worker(stage, consumer, opts))
 
 
 @cli.command()

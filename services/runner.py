@@ -1,4 +1,15 @@
-"""Process running for the distributed mode: one stage per process, all joined by Redis."""
+"""Process running for the distributed mode: one stage per process, all joined by Redis.
+
+Exit codes of a worker, which `serve` and the systemd units act on:
+  0  stopped on SIGTERM/SIGINT
+  2  a configuration error at start (bad Redis URL, refused password, bad model path, port taken):
+     restarting cannot help, so neither serve nor systemd does
+  3  Redis did not answer within --redis-wait at start: restarted (it may be booting)
+A Redis that goes away while a worker runs is waited out, never an exit (services/common/outage.py).
+
+The Redis URL (with its password) reaches each child in its environment (SCRIBE_REDIS_URL), never
+on its command line, where `ps` would show it to every user of the machine.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +21,9 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
+from services.common import redis_conn
 from services.common.auth import redact_url
 from services.common.bus import DeliveryPolicy
 from services.common.errors import InputError
@@ -19,34 +32,50 @@ log = logging.getLogger("scribe.runner")
 
 RESTART_LIMIT = 5  # restarts of one stage within RESTART_WINDOW_S before serve gives up
 RESTART_WINDOW_S = 60.0
+EXIT_CONFIG = 2
+EXIT_REDIS_UNAVAILABLE = 3
+REDIS_URL_ENV = "SCRIBE_REDIS_URL"
 
 
-async def _run_stage(stage: str, redis_url: str, consumer: str, host: str, port: int, model_path: str | None,
-                     claim_idle_s: float) -> None:
+@dataclass(frozen=True)
+class WorkerOptions:
+    """What a worker is told at start (the CLI's options), shared by `worker` and `serve`."""
+
+    redis_url: str
+    host: str = "127.0.0.1"
+    port: int = 8750
+    model_path: str | None = None
+    claim_idle_s: float = 30.0
+    redis_wait_s: float = redis_conn.DEFAULT_START_WAIT_S
+    buffer_bytes: int = 256 * 1024 * 1024  # ingest: audio held while Redis is away
+
+
+async def _run_stage(stage: str, consumer: str, opts: WorkerOptions) -> None:
     from services.common.redis_bus import RedisBus
     from services.common.store import RedisStore
 
-    bus = RedisBus(redis_url, DeliveryPolicy(claim_idle_s=claim_idle_s))
-    store = RedisStore(redis_url)
+    bus = RedisBus(opts.redis_url, DeliveryPolicy(claim_idle_s=opts.claim_idle_s))
+    store = RedisStore(opts.redis_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await bus.redis.ping()
+        await redis_conn.wait_until_up(bus.redis, opts.redis_wait_s)
         if stage == "ingest":
             from services.common.auth import load_or_create_token
             from services.ingest.http import build_app, serve_http
             from services.ingest.service import IngestService
 
-            app = build_app(IngestService(bus, store), bus, store, load_or_create_token())
-            log.warning("ingest listening on http://%s:%d", host, port)
-            await serve_http(app, host, port, stop)
+            ingest = IngestService(bus, store, buffer_bytes=opts.buffer_bytes)
+            app = build_app(ingest, bus, store, load_or_create_token())
+            log.warning("ingest listening on http://%s:%d", opts.host, opts.port)
+            await serve_http(app, opts.host, opts.port, stop)
         elif stage == "asr":
             from services.asr.engine import WhisperEngine
             from services.asr.service import AsrService
 
-            await AsrService(bus, store, WhisperEngine(model_path), consumer=consumer).run(stop)
+            await AsrService(bus, store, WhisperEngine(opts.model_path), consumer=consumer).run(stop)
         elif stage == "drafter":
             from services.drafter.service import DrafterService
 
@@ -60,42 +89,56 @@ async def _run_stage(stage: str, redis_url: str, consumer: str, host: str, port:
         await store.close()
 
 
-def run_worker(stage: str, redis_url: str, consumer: str | None, host: str, port: int, model_path: str | None,
-               claim_idle_s: float) -> int:
+def run_worker(stage: str, consumer: str | None, opts: WorkerOptions) -> int:
+    """Run one stage until stopped; returns the exit code (see the module's docstring)."""
     import redis.exceptions
 
     name = consumer or f"{stage}-{socket.gethostname()}-{os.getpid()}"
+    where = redact_url(opts.redis_url)
     try:
-        asyncio.run(_run_stage(stage, redis_url, name, host, port, model_path, claim_idle_s))
-    except redis.exceptions.ConnectionError:
-        print(f"scribe: error: cannot connect to Redis at {redact_url(redis_url)}", file=sys.stderr)
-        return 2
+        redis_conn.check_url(opts.redis_url)
+        asyncio.run(_run_stage(stage, name, opts))
+    except redis_conn.RedisUnavailable as exc:
+        print(f"scribe: error: Redis at {where} is unreachable: {exc}", file=sys.stderr)
+        return EXIT_REDIS_UNAVAILABLE
+    except (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError):
+        print(f"scribe: error: Redis at {where} refused the credentials in the URL", file=sys.stderr)
+        return EXIT_CONFIG
+    except redis.exceptions.ConnectionError as exc:  # only if an outage escaped the loops: start again
+        print(f"scribe: error: {stage} lost Redis at {where} ({type(exc).__name__})", file=sys.stderr)
+        return EXIT_REDIS_UNAVAILABLE
+    except redis.exceptions.ResponseError as exc:  # e.g. a database number the server does not have
+        print(f"scribe: error: Redis at {where} refused the setup: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except OSError as exc:
         print(f"scribe: error: {stage} cannot start ({exc.strerror or type(exc).__name__})", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     except InputError as exc:  # a configuration error (e.g. no sentence model at the folder given)
         print(f"scribe: error: {stage} cannot start: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     return 0
 
 
-def _spawn(
-    stage: str, index: int, redis_url: str, host: str, port: int, model_path: str | None
-) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "services.cli", "worker", stage, "--redis", redis_url,
-           "--host", host, "--port", str(port), "--name", f"{stage}-{socket.gethostname()}-{index}"]
-    if model_path:
-        cmd += ["--model", model_path]
-    return subprocess.Popen(cmd)
+def _spawn(stage: str, index: int, opts: WorkerOptions, verbose: bool) -> subprocess.Popen[bytes]:
+    """One child: the URL goes in its environment, not on its command line (see the module's docstring)."""
+    cmd = [sys.executable, "-m", "services.cli", *(["-v"] if verbose else []), "worker", stage,
+           "--host", opts.host, "--port", str(opts.port), "--name", f"{stage}-{socket.gethostname()}-{index}",
+           "--claim-idle", str(opts.claim_idle_s), "--redis-wait", str(opts.redis_wait_s),
+           "--buffer-mb", str(opts.buffer_bytes / 2**20)]
+    if opts.model_path:
+        cmd += ["--model", opts.model_path]
+    return subprocess.Popen(cmd, env={**os.environ, REDIS_URL_ENV: opts.redis_url})
 
 
-def serve_processes(redis_url: str, host: str, port: int, asr_workers: int, model_path: str | None) -> int:
+def serve_processes(opts: WorkerOptions, asr_workers: int, verbose: bool = False) -> int:
     """Start every stage as a child process; restart one that dies; stop all on SIGINT/SIGTERM."""
     from services.common.auth import load_or_create_token
 
+    redis_url, host, port = opts.redis_url, opts.host, opts.port
+    redis_conn.check_url(redis_url)  # a URL no child could use: say so once, before starting any
     os.environ["SCRIBE_TOKEN"] = load_or_create_token()  # children inherit one token
     plan = [("ingest", 0), *[("asr", i) for i in range(asr_workers)], ("drafter", 0), ("coder", 0)]
-    children = {key: _spawn(key[0], key[1], redis_url, host, port, model_path) for key in plan}
+    children = {key: _spawn(key[0], key[1], opts, verbose) for key in plan}
     restarts: dict[tuple[str, int], list[float]] = {key: [] for key in plan}
     stopping = False
 
@@ -114,18 +157,20 @@ def serve_processes(redis_url: str, host: str, port: int, asr_workers: int, mode
             rc = proc.poll()
             if rc is None:
                 continue
-            if rc == 2:  # a configuration error: restarting cannot help
+            if rc == EXIT_CONFIG:  # a configuration error: restarting cannot help
                 print(f"scribe: {key[0]} exited with a configuration error; stopping", file=sys.stderr)
-                stopping, code = True, 2
+                stopping, code = True, EXIT_CONFIG
                 break
             now = time.monotonic()
-            restarts[key] = [t for t in restarts[key] if now - t < RESTART_WINDOW_S] + [now]
+            # Waiting for Redis (exit 3 comes only after --redis-wait) is not "keeps dying".
+            if rc != EXIT_REDIS_UNAVAILABLE:
+                restarts[key] = [t for t in restarts[key] if now - t < RESTART_WINDOW_S] + [now]
             if len(restarts[key]) > RESTART_LIMIT:
                 print(f"scribe: {key[0]} keeps dying; stopping", file=sys.stderr)
                 stopping, code = True, 1
                 break
             log.warning("%s-%d exited with %s; restarting", key[0], key[1], rc)
-            children[key] = _spawn(key[0], key[1], redis_url, host, port, model_path)
+            children[key] = _spawn(key[0], key[1], opts, verbose)
     for proc in children.values():
         if proc.poll() is None:
             proc.terminate()
