@@ -55,7 +55,9 @@ def presented_token(authorization: str, query_token: str) -> str:
 
 
 def token_matches(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
+    # Header bytes that are not UTF-8 reach us as lone surrogates; "surrogatepass" encodes any str,
+    # so such a header is a wrong token (401), not an encoding error (500).
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def redact_url(url: str) -> str:
