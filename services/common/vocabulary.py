@@ -240,7 +240,8 @@ def _rules() -> list[Rule]:
         mark = {"plus": "+", "minus": "-"}.get((m[2] or "").lower(), m[2] or "")
         return f"{a}{mark}/{b}"
 
-    add(rf"({num}){sign}\s+out\s+of\s+({num})", out_of)
+    # Not after a score already written ("4/5 out of five" stays): rewriting "5 out of five" would chain it.
+    add(rf"(?<![/\d.])({num}){sign}\s+out\s+of\s+({num})", out_of)
 
     # 5. A bare muscle grade "four plus" only where strength is being graded.
     grade = rf"(?<![\d./+-])(\b(?:{ones}|zero)\b|[0-5])\s*(plus|minus|\+|-)(?!\s*(?:out\s+of|/|\d))(?![\w-])"
