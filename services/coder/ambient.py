@@ -258,7 +258,9 @@ def read_cues(text: str, cues: Cues, verbs: frozenset[str], model: ActivityModel
         head_of_lead = low.strip()
     else:
         head_of_lead = head
-    announce = cues.announce.found(text) and not question
+    plan = cues.plan.found(text)
+    # "we'll meet twice a week", "let's go over your home program": talk about later, not an activity begun
+    announce = cues.announce.found(text) and not question and not plan
     led = False
     if lead and not announce:
         after = head_of_lead[lead.end():].lstrip(" ,")
@@ -271,7 +273,6 @@ def read_cues(text: str, cues: Cues, verbs: frozenset[str], model: ActivityModel
         not instructs and not question and reads_off and bool(_READING.search(text)))
     wrapup = cues.wrap_strong.found(text)
     settle = cues.wrap_weak.found(text)
-    plan = cues.plan.found(text)
     praise = _PRAISE.match(low) is not None  # "Nice turn", "Good step": about what was just done
     if not announce and not question and not measure and not wrapup and not praise and model is not None:
         announce = _names_at_head(head, cues, model)
@@ -341,7 +342,9 @@ def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityMod
     # therapist leads, are talk about the plan.
     for i in setting_goals:
         for nxt in lines[i + 1:i + 1 + GOAL_LIST_REACH]:
-            if nxt.announce or nxt.led or nxt.wrapup or nxt.hands_on or nxt.question:
+            # (an instruction or a dose is the treatment begun: goals are stated, not told to be done)
+            if nxt.announce or nxt.led or nxt.wrapup or nxt.hands_on or nxt.question or nxt.doing or \
+                    _DOSE.search(nxt.text):
                 break
             nxt.goal_listed = True
     # "Step over to the corner" moves to the next place: its words ("step over") are not the activity.
@@ -430,7 +433,8 @@ def _emissions(line: Line, states: Sequence[str], codes: Sequence[str], evaluati
             # Setting the goals closes an evaluation (the plan of care is its last part): after them a
             # sentence is no longer the evaluation's by default.
             if line.after_goals:
-                base = 0.0
+                # ... but the plan of care being set (goals listed, visits a week) is still the evaluation's
+                base = EVAL_BASE if line.goal_listed else 0.0
             elif line.measure:
                 base = EVAL_BASE + EVAL_MEASURE
             else:
@@ -545,42 +549,60 @@ def _run_evidence(run: Run, code: str) -> float:
 
 
 def _absorb_weak_runs(runs: list[Run]) -> list[Run]:
-    """A stretch labelled with a code on too little evidence (a stray word) joins what it interrupts.
-
-    Weak evidence over a long stretch is not a stray word: treatment the therapist leads after no
-    activity, or a long stretch whose sentences point to its own code rather than the one before, is an
-    activity of its own however unsure its code (dropping it would take its minutes out of the claim,
-    or give them to the wrong code)."""
+    """A stretch labelled with a code on too little evidence (a stray word) joins what it interrupts,
+    and an evaluation's tests labelled as treatment go back to the evaluation (see `_is_test`)."""
     out: list[Run] = []
     for run in runs:
         if run.state not in (NONE, PRE, EVAL):
-            total = _run_evidence(run, run.state)
-            # opened by an announcement, a wrap-up of the one before, or the evaluation's plan of care
-            announced = run.lines[0].announce or (bool(out) and (out[-1].lines[-1].wrapup or (
-                out[-1].state == EVAL and run.lines[0].after_goals)))
-            # nothing done in it (no instruction, sets or hands-on work): an activity named, not led
-            led = sum(1 for ln in run.lines if ln.doing or ln.dosed or ln.hands_on)
-            weak = total < (MIN_ANNOUNCED_RUN_EVIDENCE if announced else MIN_RUN_EVIDENCE)
-            before = out[-1].state if out else NONE
-            if before in (NONE, PRE):
-                own = led >= MIN_LED_LINES
-            else:
-                # more than one of its sentences points to its own code rather than the one before (one
-                # strong sentence is a stray word; "second set" and counting go on with whatever exercise is
-                # under way, and plan talk names what is not being done), and in all they point there clearly
-                pointing = sum(1 for ln in run.lines if not (ln.plan or _goes_on(ln))
-                               and _margin(ln, run.state, before) >= POINTING_MARGIN)
-                own = before != EVAL and len(run.lines) >= MIN_RUN_LINES and pointing >= 2 and \
-                    total - _run_evidence(run, before) >= MIN_ANNOUNCED_RUN_EVIDENCE
-            # (an announced stretch as long as an activity is one, even when no instruction is recognised)
-            idle = not led and not (announced and len(run.lines) >= MIN_RUN_LINES)
-            if idle or (weak and not own):
+            previous = out[-1] if out else None
+            before = previous.state if previous is not None else NONE
+            if before == EVAL and _is_test(run):
+                run = Run(EVAL, run.lines)
+            elif not _stands_alone(run, previous):
                 run = Run(before, run.lines)
         if out and out[-1].state == run.state:
             out[-1].lines.extend(run.lines)
         else:
             out.append(run)
     return out
+
+
+def _stands_alone(run: Run, previous: Run | None) -> bool:
+    """Whether a treatment stretch is an activity of its own rather than a stray word in what it interrupts.
+
+    Weak evidence over a long stretch is not a stray word: treatment the therapist leads after no
+    activity, or a long stretch whose sentences point to its own code rather than the one before, is an
+    activity of its own however unsure its code (dropping it would take its minutes out of the claim,
+    or give them to the wrong code)."""
+    total = _run_evidence(run, run.state)
+    before = previous.state if previous is not None else NONE
+    # opened by an announcement, a wrap-up of the one before, or the evaluation's plan of care
+    announced = run.lines[0].announce or (previous is not None and (previous.lines[-1].wrapup or (
+        before == EVAL and run.lines[0].after_goals)))
+    # nothing done in it (no instruction, sets or hands-on work): an activity named, not led
+    led = sum(1 for ln in run.lines if ln.doing or ln.dosed or ln.hands_on)
+    # (an announced stretch as long as an activity is one, even when no instruction is recognised)
+    if not led and not (announced and len(run.lines) >= MIN_RUN_LINES):
+        return False
+    if total >= (MIN_ANNOUNCED_RUN_EVIDENCE if announced else MIN_RUN_EVIDENCE):
+        return True
+    if before in (NONE, PRE):
+        return led >= MIN_LED_LINES
+    # more than one of its sentences points to its own code rather than the one before (one strong
+    # sentence is a stray word; "second set" and counting go on with whatever exercise is under way,
+    # and plan talk names what is not being done), and in all they point there clearly
+    pointing = sum(1 for ln in run.lines if not (ln.plan or _goes_on(ln))
+                   and _margin(ln, run.state, before) >= POINTING_MARGIN)
+    return before != EVAL and len(run.lines) >= MIN_RUN_LINES and pointing >= 2 and \
+        total - _run_evidence(run, before) >= MIN_ANNOUNCED_RUN_EVIDENCE
+
+
+def _is_test(run: Run) -> bool:
+    """A stretch of an evaluation before the goals are set, where results are read off and nothing is
+    dosed: the evaluation's tests (a pegboard timed, a walk measured), however much they look like
+    treatment. The goals come at the end of an evaluation; treatment after them."""
+    return (all(ln.before_goals for ln in run.lines) and any(ln.measure for ln in run.lines)
+            and not any(ln.dosed for ln in run.lines))
 
 
 def _margin(line: Line, code: str, other: str) -> float:
