@@ -164,7 +164,8 @@ def submit(audio: str, context_path: str, mode: str | None, url: str, token: str
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Play the file this many times real time.")
 @click.option("--url", default="http://127.0.0.1:8750", envvar="SCRIBE_URL", show_default=True)
 @click.option("--token", envvar="SCRIBE_TOKEN", help="API token (default: the one `scribe serve` wrote).")
-@click.option("--json", "as_json", is_flag=True, help="Print the final result as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the final result as JSON on stdout (nothing else; the live view goes to stderr).")
 def stream(audio: str, context_path: str, mode: str | None, speed: float, url: str, token: str | None,
            as_json: bool) -> None:
     """Play a recording into a running `scribe serve` over WebRTC, as a microphone would, printing
@@ -179,7 +180,9 @@ def stream(audio: str, context_path: str, mode: str | None, speed: float, url: s
     ctx = _load_context(context_path, mode)
     _check_audio_path(audio)
     pcm = decode_audio(audio)
-    result = asyncio.run(stream_file(url, token or load_token(), pcm, context_to_dict(ctx), speed, Console()))
+    # With --json, stdout carries the one JSON object only; the live view goes to stderr.
+    console = Console(stderr=True) if as_json else Console()
+    result = asyncio.run(stream_file(url, token or load_token(), pcm, context_to_dict(ctx), speed, console))
     _print_result(result, as_json)
 
 

@@ -22,6 +22,10 @@ SINGLE_DEFICIT_MIN_SENTENCES = 2
 # classifier is not sure the block is 97530: a task it is sure is functional serves more than the deficit named.
 SINGLE_DEFICIT_SURE = 0.95
 METHOD_NAMES = {"cms": "the CMS total-time method", "per_code": "the per-code method"}
+# Every kind of flag build_flags raises: a dismissal naming another kind is refused at the API.
+KINDS = ("missing_times", "under_8_minutes", "overlapping_times", "units_not_supported", "missing_goal_link",
+         "missing_laterality", "missing_outcome_measure", "missing_skilled_cues", "single_deficit_97530",
+         "ptp_modifier_needed")
 
 
 @dataclass

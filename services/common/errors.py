@@ -19,3 +19,7 @@ class AudioError(InputError):
 
 class RulesError(InputError):
     """A rules, code table or PTP file that is malformed; the message gives file and line."""
+
+
+class TooLarge(InputError):
+    """Input over a documented size limit (a body, a file, a decoded duration): HTTP 413."""

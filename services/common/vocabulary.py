@@ -355,7 +355,7 @@ def _context_phrase(text: str, seen: set[str]) -> str:
     for i, m in enumerate(_WORD.finditer(text)):
         word = m[0]
         low = word.lower()
-        if low in stop or low in seen or len(word) < 2:
+        if low in stop or low in seen or not 2 <= len(word) <= p["max_word_chars"]:
             continue
         is_acronym = word.isupper() and len(word) <= 6
         if word[0].isupper() and not is_acronym and low not in proper:
@@ -368,8 +368,10 @@ def _context_phrase(text: str, seen: set[str]) -> str:
     return " ".join(kept)
 
 
-def prompt_terms(context: pb.SessionContext, max_words: int | None = None) -> list[str]:
-    """Discipline terms and this session's own words, within a word budget (the prompt's term list).
+def prompt_terms(context: pb.SessionContext, max_words: int | None = None,
+                 max_chars: int | None = None) -> list[str]:
+    """Discipline terms and this session's own words, within a word budget and a character budget (each
+    term costs its length plus the ", " that joins it): the prompt's term list.
 
     Budget order: the diagnosis and the session's vocabulary (what this visit is about), then the
     discipline's first `core_terms` terms (the ones tiny.en mangles without help), then the goals
@@ -380,26 +382,29 @@ def prompt_terms(context: pb.SessionContext, max_words: int | None = None) -> li
     p = vocabulary_data()["prompt"]
     discipline = context.discipline if context.discipline in p["opening"] else "PT"
     budget = p["max_words"] if max_words is None else max_words
+    chars = p["max_chars"] if max_chars is None else max_chars
     seen: set[str] = set()
     kept: dict[str, str] = {}  # source -> phrase
     general: list[str] = []
 
     def take_phrase(key: str, text: str) -> None:
-        nonlocal budget
+        nonlocal budget, chars
         phrase = _context_phrase(text, seen)
-        if phrase and len(phrase.split()) <= budget:
+        if phrase and len(phrase.split()) <= budget and len(phrase) + 2 <= chars:
             budget -= len(phrase.split())
+            chars -= len(phrase) + 2
             kept[key] = phrase
 
     def take_terms(limit: int) -> None:
-        nonlocal budget
+        nonlocal budget, chars
         for term in (*p[discipline], *p["common"]):
             if len(general) >= limit:
                 return
             words = term.lower().split()
-            if term in general or all(w in seen for w in words) or len(words) > budget:
+            if term in general or all(w in seen for w in words) or len(words) > budget or len(term) + 2 > chars:
                 continue
             budget -= len(words)
+            chars -= len(term) + 2
             seen.update(words)
             general.append(term)
 
@@ -423,12 +428,14 @@ def asr_prompt(context: pb.SessionContext, max_words: int | None = None) -> str:
     spoken-number style. Numbers from the context are left out (a prompt with "4/5" made tiny.en
     write "4.5"), and so are capitalised words that are not known therapy terms, since they may be
     names. Whisper reads the prompt as the preceding text, so the session's own words and the
-    style come last, nearest the audio. `max_words` overrides the data file's budget (the bench
-    uses it to compare lengths).
+    style come last, nearest the audio. The prompt fits the data file's `max_words` and `max_chars`
+    whatever the context holds; `max_words` overrides the word budget (the bench uses it to compare
+    lengths).
     """
     p = vocabulary_data()["prompt"]
     discipline = context.discipline if context.discipline in p["opening"] else "PT"
     opening, style = p["opening"][discipline], p["style"][discipline]
     budget = (p["max_words"] if max_words is None else max_words) - len(opening.split()) - len(style.split())
-    terms = ", ".join(prompt_terms(context, max(budget, 0)))
+    chars = p["max_chars"] - len(opening) - len(style) - 3  # the spaces and the full stop around the terms
+    terms = ", ".join(prompt_terms(context, max(budget, 0), max(chars, 0)))
     return " ".join(filter(None, (opening, f"{terms}." if terms else "", style)))

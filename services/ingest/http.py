@@ -2,19 +2,29 @@
 
 POST /v1/sessions                 body: context JSON          -> 201 {"session_id"}  (a recording to upload)
 POST /v1/sessions   body: {"context": {...}, "consent": true} -> 201 {"session_id"}  (live capture; 403 without consent)
-PUT  /v1/sessions/{id}/audio      body: an audio file         -> 202 {"utterances"}
+PUT  /v1/sessions/{id}/audio      body: an audio file         -> 202 {"utterances"} | 409 | 413
 POST /v1/sessions/{id}/webrtc     body: {"sdp", "type"} offer -> 200 {"sdp", "type"} answer
 GET  /v1/sessions/{id}/audio/ws   WebSocket audio (services/ingest/ws.py)
 POST /v1/sessions/{id}/pause | /resume                        -> 200 {"status"}
 POST /v1/sessions/{id}/stop                                   -> 202 {"last_seq", "duration_s"}
 GET  /v1/sessions/{id}/events     text/event-stream of partials, segments, drafts, codes
 GET  /v1/sessions/{id}/result?wait=S                          -> 200 result JSON | 202 pending | 422 failed
+                                                                 | 404 never started (or long expired)
 POST /v1/sessions/{id}/flags/dismiss  body: {"kind","cpt","reason"} -> 200 (services/ingest/review.py)
 GET  /healthz                                                 -> 200 (no token: liveness only, no data)
 GET  /app?token=T                                             the clinician web page (services/ingest/web/)
 
 The token goes in `Authorization: Bearer`, or in `?token=` for browsers' WebSocket and EventSource,
 which cannot set headers.
+
+Limits: a context body is at most 64 KiB and each of its fields is bounded (services/common/context.py:
+400 past a field's bound, 413 past the body's); an upload at most MAX_UPLOAD_BYTES and MAX_AUDIO_S
+of decoded audio (4 hours, `SCRIBE_MAX_AUDIO_S`), else 413. Uploads are decoded off the event loop.
+
+Audio uploads (PUT .../audio) are taken once: a PUT whose bytes are identical to an upload the session
+already took gets 409 and is not appended (a retried or repeated PUT would bill the same minutes twice;
+the first one counts), and so does a PUT while the session is paused (resume it first: a recording is
+never turned into silence). Several different parts of one recording may be PUT in order.
 
 While Redis is away, audio is still taken and held (services/ingest/outbox.py); a request that needs
 Redis itself (a result, a dismissal), or audio past the hold's bound, gets 503 with Retry-After.
@@ -24,8 +34,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -33,14 +43,15 @@ from aiohttp import web
 
 from services.common.auth import presented_token, token_matches
 from services.common.bus import Bus
-from services.common.context import context_from_dict
-from services.common.errors import InputError
+from services.common.context import MAX_CONTEXT_BYTES, context_from_dict
+from services.common.errors import InputError, TooLarge
 from services.common.export import result_to_dict
 from services.common.results import ResultTimeout, SessionFailed, wait_for_result
 from services.common.store import SessionStore
+from services.ingest.bodies import read_json
 from services.ingest.outbox import RETRY_AFTER_S, BufferFull
 from services.ingest.review import add_review_routes
-from services.ingest.service import ConsentRequired, IngestService, UnknownSession
+from services.ingest.service import ConsentRequired, IngestService, SessionConflict, UnknownSession
 from services.ingest.web import add_web_routes
 from services.ingest.webrtc import WebRtcIngest, ice_servers_from_env
 from services.ingest.ws import audio_ws, events_sse
@@ -50,7 +61,8 @@ log = logging.getLogger("scribe.ingest")
 # A live session with no connection and no audio for this long is finalised (its client vanished).
 IDLE_STOP_S = float(os.environ.get("SCRIBE_LIVE_IDLE_S", "1800"))
 
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a 3-hour WAV; larger uploads are refused with 413
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a 4-hour 16 kHz mono WAV; larger uploads are refused with 413
+MAX_OFFER_BYTES = 64 * 1024  # an SDP offer (a few KB)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -81,6 +93,10 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
             return _error(404, str(exc))
         except ConsentRequired as exc:
             return _error(403, str(exc))
+        except SessionConflict as exc:
+            return _error(409, str(exc))
+        except TooLarge as exc:
+            return _error(413, str(exc))
         except InputError as exc:
             return _error(400, str(exc))
         except BufferFull as exc:
@@ -96,11 +112,14 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
+    async def session_known(sid: str) -> bool:
+        """Open here, or known to the store (its context from start to end, its result after)."""
+        if ingest.is_open(sid) or ingest.outbox.holding:  # held writes may hold its context: cannot tell
+            return True
+        return await store.get_context(sid) is not None or await store.get_result(sid) is not None
+
     async def create_session(request: web.Request) -> web.Response:
-        try:
-            data = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(400, "the session context is not valid JSON")
+        data = await read_json(request, MAX_CONTEXT_BYTES, "the session context")
         if isinstance(data, dict) and isinstance(data.get("context"), dict):  # a live session
             ctx = context_from_dict(data["context"], source="session context")
             sid = await ingest.start_session(ctx, live=True, consent=data.get("consent") is True)
@@ -110,10 +129,10 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
         return web.json_response({"session_id": sid}, status=201)
 
     async def offer(request: web.Request) -> web.Response:
+        data = await read_json(request, MAX_OFFER_BYTES, "the SDP offer")
         try:
-            data = await request.json()
             sdp, kind = str(data["sdp"]), str(data.get("type", "offer"))
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        except (KeyError, TypeError, AttributeError):
             return _error(400, "expected a JSON SDP offer {\"sdp\", \"type\"}")
         answer = await rtc.answer(request.match_info["sid"], sdp, kind)
         return web.json_response({"sdp": answer.sdp, "type": answer.type})
@@ -149,9 +168,14 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
     async def result(request: web.Request) -> web.Response:
         sid = request.match_info["sid"]
         try:
-            wait = min(max(float(request.query.get("wait", "0")), 0.0), 60.0)
+            wait = float(request.query.get("wait", "0"))
         except ValueError:
+            wait = math.nan
+        if not math.isfinite(wait):  # "nan" would never time out
             return _error(400, "wait must be a number of seconds")
+        wait = min(max(wait, 0.0), 60.0)
+        if not await session_known(sid):  # else a mistyped id would be "pending" forever
+            raise UnknownSession(f"no session {sid}")
         try:
             res = await wait_for_result(bus, store, sid, timeout_s=wait)
         except ResultTimeout:
@@ -191,7 +215,7 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
             web.get("/v1/sessions/{sid}/result", result),
         ]
     )
-    add_review_routes(app, store)
+    add_review_routes(app, store, session_known)
     add_web_routes(app)  # the clinician page, GET /app?token=T (services/ingest/web/)
     return app
 

@@ -13,6 +13,7 @@ import av
 import numpy as np
 import webrtcvad
 
+from services.common.errors import AudioError
 from services.ingest.audio import SAMPLE_RATE
 from services.ingest.vad import Utterance, UtteranceCutter, VadOptions
 
@@ -65,7 +66,13 @@ class OpusDecoder:
         self._resampler = Resampler()
 
     def packet(self, data: bytes) -> np.ndarray:
-        frames = self._codec.decode(av.Packet(data))
+        """One packet's audio; AudioError for an empty or undecodable one (the decoder stays usable)."""
+        if not data:  # FFmpeg reads an empty packet as end of stream: every later packet would then fail
+            raise AudioError("an empty Opus packet (send one non-empty packet per message)")
+        try:
+            frames = self._codec.decode(av.Packet(data))
+        except av.error.FFmpegError:
+            raise AudioError("a message that is not an Opus packet") from None
         return np.concatenate([self._resampler.frame(f) for f in frames]) if frames else np.zeros(0, np.int16)
 
     def flush(self) -> np.ndarray:

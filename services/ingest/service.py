@@ -11,14 +11,24 @@ filled with silence when audio resumes, so time blocks stay exact. Silence is ne
 Every write to the bus and store goes through an Outbox (services/ingest/outbox.py): while Redis is
 away, audio is still taken and its utterances held, in order, up to a bound in bytes; audio past the
 bound is refused with BufferFull before any of it is taken.
+
+Uploaded files (add_file) are decoded and cut off the event loop, so other sessions' audio and
+`/healthz` are answered meanwhile; their decoded duration is capped (services/ingest/audio.py). An
+upload is refused (SessionConflict), with nothing taken, while the session is paused (a recording
+cannot be "paused": resume first), and when its bytes are identical to an upload the session already
+took (a retried or repeated PUT would otherwise count the same minutes twice). Each capture's audio
+is taken under one lock, so two uploads, a pause or a stop never interleave inside the VAD cutter.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import hashlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +39,7 @@ from services.common import keys
 from services.common.bus import Bus
 from services.common.errors import InputError
 from services.common.store import SessionStore
-from services.ingest.audio import SAMPLE_RATE, decode_audio
+from services.ingest.audio import MAX_AUDIO_S, SAMPLE_RATE, decode_pieces
 from services.ingest.live import LIVE_VAD, LiveCutter, OpenUtterance
 from services.ingest.outbox import DEFAULT_MAX_BYTES, Outbox
 from services.ingest.vad import Utterance, VadOptions
@@ -41,6 +51,9 @@ PARTIAL_MIN_S = 0.5  # no partial for a shorter open utterance (0.35 s of speech
 # now is mostly done by then. Shorter offers more speculations that speech then makes useless.
 SPECULATE_AFTER_S = 0.06
 GAP_FILL_CHUNK = SAMPLE_RATE * 10  # silence is fed in 10 s pieces so the loop stays responsive
+# Audio longer than this is cut by the VAD in a worker thread: a live frame is cheaper to cut in place
+# than to hand over, an uploaded hour would hold the event loop for seconds.
+CUT_OFF_LOOP_SAMPLES = SAMPLE_RATE * 5
 # A session started while Redis is away has no STARTED entry id yet; its feed reads from this long
 # before now instead (Redis stamps the entry later, by its own clock, which may differ a little).
 HELD_START_MARGIN_MS = 60_000
@@ -52,6 +65,10 @@ class UnknownSession(InputError):
 
 class ConsentRequired(InputError):
     """A live session was started without the patient's recorded consent."""
+
+
+class SessionConflict(InputError):
+    """Audio the session's state refuses (paused, or already received): HTTP 409, nothing taken."""
 
 
 @dataclass
@@ -69,6 +86,8 @@ class Capture:
     last_activity: float = field(default_factory=time.monotonic)
     last_partial_end_s: float = 0.0
     speculation: Speculation | None = None  # the last one offered
+    uploads: set[str] = field(default_factory=set)  # SHA-256 of every file upload taken (or being taken)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # held while audio goes through the cutter
 
 
 @dataclass(frozen=True)
@@ -82,12 +101,15 @@ class IngestService:
     stage = "ingest"
 
     def __init__(self, bus: Bus, store: SessionStore, vad: VadOptions | None = None,
-                 live_vad: VadOptions | None = None, buffer_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 live_vad: VadOptions | None = None, buffer_bytes: int = DEFAULT_MAX_BYTES,
+                 max_audio_s: float = MAX_AUDIO_S) -> None:
         """vad: cutting rules for uploaded files; live_vad: for live capture (ends utterances sooner);
-        buffer_bytes: how much audio is held while Redis is away before new audio is refused."""
+        buffer_bytes: how much audio is held while Redis is away before new audio is refused;
+        max_audio_s: the longest file upload (decoded duration) taken."""
         self.bus = bus
         self.store = store
         self.outbox = Outbox(bus, buffer_bytes)
+        self.max_audio_s = max_audio_s
         self.vad = vad or VadOptions()
         self.live_vad = live_vad or LIVE_VAD
         self._captures: dict[str, Capture] = {}
@@ -116,36 +138,44 @@ class IngestService:
         Raises BufferFull, having taken none of it, when Redis is away and the held audio is at its
         bound. tail: a decoder's last few samples at a disconnect or stop, always taken.
         """
-        capture = self._capture(session_id)
+        async with self._locked(session_id) as capture:
+            return await self._take(capture, [pcm], tail=tail)
+
+    async def _take(self, capture: Capture, pieces: list[np.ndarray], tail: bool = False) -> int:
+        """Audio (in pieces, in order) through the cutter; every completed utterance published."""
         if not tail:
-            self.outbox.admit(pcm.nbytes)
+            self.outbox.admit(sum(p.nbytes for p in pieces))
         capture.last_activity = time.monotonic()
         if capture.gap_from is not None:
             if capture.paused:
-                capture.gap_audio_s += len(pcm) / SAMPLE_RATE
-                pcm = np.zeros(len(pcm), dtype=np.int16)  # paused: the clock runs, the words are dropped
+                capture.gap_audio_s += sum(len(p) for p in pieces) / SAMPLE_RATE
+                # paused: the clock runs, the words are dropped
+                pieces = [np.zeros(len(p), dtype=np.int16) for p in pieces]
             else:
                 await self._fill_gap(capture)
-        n = await self._publish(capture, capture.cutter.feed(pcm))
+        n = await self._publish(capture, await _cut(capture.cutter, pieces))
         if capture.live:
             await self._maybe_partial(capture)
             await self._maybe_speculate(capture)
         return n
 
     async def pause(self, session_id: str) -> None:
-        capture = self._capture(session_id)
-        if not capture.paused:
-            await self._publish(capture, capture.cutter.flush())  # what was said before the pause is kept
-            capture.paused = True
-            capture.gap_from, capture.gap_audio_s = capture.gap_from or time.monotonic(), 0.0
-            await self._announce(pb.SessionEvent(session_id=session_id, kind=pb.SessionEvent.PAUSED))
+        async with self._locked(session_id) as capture:
+            if not capture.paused:
+                await self._publish(capture, capture.cutter.flush())  # what was said before the pause is kept
+                capture.paused = True
+                capture.gap_from, capture.gap_audio_s = capture.gap_from or time.monotonic(), 0.0
+                await self._announce(pb.SessionEvent(session_id=session_id, kind=pb.SessionEvent.PAUSED))
 
     async def resume(self, session_id: str) -> None:
-        capture = self._capture(session_id)
+        async with self._locked(session_id) as capture:
+            await self._resume(capture)
+
+    async def _resume(self, capture: Capture) -> None:
         if capture.paused:
             capture.paused = False
             await self._fill_gap(capture)
-            await self._announce(pb.SessionEvent(session_id=session_id, kind=pb.SessionEvent.RESUMED))
+            await self._announce(pb.SessionEvent(session_id=capture.session_id, kind=pb.SessionEvent.RESUMED))
 
     def attach(self, session_id: str) -> Capture:
         """A live connection (WebRTC or WebSocket) starts sending audio for the session."""
@@ -180,29 +210,45 @@ class IngestService:
         return self._captures.get(session_id)
 
     async def add_file(self, session_id: str, source: str | Path | bytes) -> int:
-        """Decode a whole audio file (any common format) into the session."""
-        self._capture(session_id)  # fail before decoding if the session is unknown
-        # Decoding a long file takes a while: keep the event loop (and other sessions) responsive.
-        pcm = await asyncio.to_thread(decode_audio, source)
-        return await self.add_audio(session_id, pcm)
+        """Decode a whole audio file (any common format) into the session; returns its utterances.
+
+        SessionConflict, with nothing taken, while the session is paused or when the same bytes were
+        taken before; AudioTooLong past max_audio_s of decoded audio."""
+        capture = self._capture(session_id)  # fail before decoding if the session is unknown
+        _refuse_if_paused(capture)
+        # Hashing and decoding a long file take a while: off the event loop, so other sessions (and
+        # /healthz) are answered meanwhile.
+        digest = await asyncio.to_thread(_content_digest, source)
+        if digest in capture.uploads:
+            raise SessionConflict(f"this audio was already uploaded to session {session_id} (identical "
+                                  "content); it was not added again")
+        capture.uploads.add(digest)  # claimed before decoding: an identical PUT racing this one is refused
+        try:
+            pieces = await asyncio.to_thread(decode_pieces, source, self.max_audio_s)
+            async with self._locked(session_id) as capture:
+                _refuse_if_paused(capture)  # paused while it decoded
+                return await self._take(capture, pieces)
+        except BaseException:
+            capture.uploads.discard(digest)  # nothing was taken: the same file may be sent again
+            raise
 
     async def stop_session(self, session_id: str) -> pb.SessionEvent:
-        capture = self._capture(session_id)
-        if capture.paused:
-            await self.resume(session_id)  # a session stopped while paused: its clock runs to now
-        await self._publish(capture, capture.cutter.flush())
-        event = pb.SessionEvent(
-            session_id=session_id,
-            kind=pb.SessionEvent.STOPPED,
-            last_seq=capture.next_seq - 1,
-            duration_s=capture.cutter.clock_s,
-        )
-        # The stop marker is stored before it is announced: a drafter that sees the event
-        # (or any later segment) also sees the marker.
-        await self.outbox.send(functools.partial(self.store.put_stop, event), event.ByteSize())
-        await self._announce(event)
-        del self._captures[session_id]
-        return event
+        async with self._locked(session_id) as capture:
+            if capture.paused:
+                await self._resume(capture)  # a session stopped while paused: its clock runs to now
+            await self._publish(capture, capture.cutter.flush())
+            event = pb.SessionEvent(
+                session_id=session_id,
+                kind=pb.SessionEvent.STOPPED,
+                last_seq=capture.next_seq - 1,
+                duration_s=capture.cutter.clock_s,
+            )
+            # The stop marker is stored before it is announced: a drafter that sees the event
+            # (or any later segment) also sees the marker.
+            await self.outbox.send(functools.partial(self.store.put_stop, event), event.ByteSize())
+            await self._announce(event)
+            del self._captures[session_id]
+            return event
 
     async def close(self) -> None:
         """Shutting down: give writes held for Redis a last chance to go out."""
@@ -219,6 +265,15 @@ class IngestService:
             return self._captures[session_id]
         except KeyError:
             raise UnknownSession(f"no open session {session_id}") from None
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, session_id: str) -> AsyncIterator[Capture]:
+        """The open capture, held alone: audio, a pause or a stop waits for the one before to finish."""
+        capture = self._capture(session_id)
+        async with capture.lock:
+            if self._captures.get(session_id) is not capture:  # stopped while this one waited
+                raise UnknownSession(f"no open session {session_id}")
+            yield capture
 
     async def _fill_gap(self, capture: Capture) -> None:
         assert capture.gap_from is not None
@@ -299,6 +354,46 @@ class IngestService:
             capture.next_seq += 1
         capture.cutter.closed_speech_end_s.clear()  # dropped clicks leave entries behind
         return len(utterances)
+
+
+def _refuse_if_paused(capture: Capture) -> None:
+    # Live audio while paused becomes silence (a microphone left on); an uploaded recording would become
+    # a silent note without a word of it, so it is refused instead: the clinician resumes, then uploads.
+    if capture.paused:
+        raise SessionConflict(f"session {capture.session_id} is paused: resume it (POST .../resume) before "
+                              "uploading audio")
+
+
+def _content_digest(source: str | Path | bytes) -> str:
+    """SHA-256 of an upload's bytes (a path's file read in blocks; a missing one is the decoder's to report)."""
+    digest = hashlib.sha256()
+    if isinstance(source, bytes):
+        digest.update(source)
+        return digest.hexdigest()
+    with contextlib.suppress(OSError), open(source, "rb") as handle:
+        for block in iter(functools.partial(handle.read, 1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+async def _cut(cutter: LiveCutter, pieces: list[np.ndarray]) -> list[Utterance]:
+    """The utterances the pieces complete; a long run of audio is cut in a worker thread (the caller
+    holds the capture's lock, so nothing else touches the cutter meanwhile)."""
+    if sum(len(p) for p in pieces) <= CUT_OFF_LOOP_SAMPLES:
+        return [utt for piece in pieces for utt in cutter.feed(piece)]
+    work = asyncio.ensure_future(asyncio.to_thread(_feed_all, cutter, pieces))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait({work})  # the thread still feeds the cutter: keep the lock until it is done
+        raise
+
+
+def _feed_all(cutter: LiveCutter, pieces: list[np.ndarray]) -> list[Utterance]:
+    # In slices of GAP_FILL_CHUNK: the cutter copies what it is fed, so one hour fed at once would be
+    # copied whole (twice), where slices keep the extra memory to ten seconds.
+    return [utt for piece in pieces for i in range(0, len(piece), GAP_FILL_CHUNK)
+            for utt in cutter.feed(piece[i : i + GAP_FILL_CHUNK])]
 
 
 async def _cap_stream(bus: Bus, stream: str, maxlen: int) -> None:

@@ -4,6 +4,9 @@ GET /v1/sessions/{id}/audio/ws?format=pcm&rate=48000&channels=2   (or format=opu
     binary messages: interleaved s16le samples at `rate`/`channels` (whole sample frames), or one
     Opus packet each (48 kHz); text messages: {"type": "pause" | "resume" | "stop"}.
     The server answers control messages with {"type": ...} acks; on stop with last_seq/duration_s.
+    A binary message that is not audio (an empty or undecodable Opus packet) gets
+    {"type": "error", "error"} and is skipped; the socket stays open. After MAX_BAD_PACKETS such
+    messages in a row the server closes with 1003 (unsupported data): the client sends something else.
     A closed or lost connection leaves the session open (reconnect, or POST .../stop later).
     While Redis is away the audio is held; past the hold's bound the server sends
     {"type": "error", "error", "retry_after_s"} and closes with 1013 (try again later): the audio of
@@ -21,7 +24,7 @@ import numpy as np
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from services.common.bus import Bus
-from services.common.errors import InputError
+from services.common.errors import AudioError, InputError
 from services.common.export import result_to_dict
 from services.common.feed import session_feed
 from services.common.store import SessionStore
@@ -30,6 +33,7 @@ from services.ingest.outbox import BufferFull
 from services.ingest.service import IngestService, UnknownSession
 
 MAX_RATE = 192_000
+MAX_BAD_PACKETS = 50  # one second of 20 ms packets: past this the client is not sending Opus at all
 PING_EVERY_S = 10.0  # SSE comment lines, so proxies and dead listeners are noticed
 
 
@@ -74,10 +78,21 @@ async def audio_ws(request: web.Request, ingest: IngestService) -> web.StreamRes
     await ws.prepare(request)
     ingest.attach(sid)
     stopped = False
+    bad = 0
     try:
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
-                await ingest.add_audio(sid, decoder.packet(msg.data))
+                try:
+                    pcm = decoder.packet(msg.data)
+                except AudioError as exc:  # skipped, said, and the session goes on
+                    bad += 1
+                    await ws.send_json({"type": "error", "error": str(exc)})
+                    if bad >= MAX_BAD_PACKETS:
+                        await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"not audio in the declared format")
+                        break
+                    continue
+                bad = 0
+                await ingest.add_audio(sid, pcm)
             elif msg.type == WSMsgType.TEXT:
                 stopped = await _control(ws, ingest, sid, msg.data, decoder)
                 if stopped:
