@@ -8,7 +8,7 @@ GET  /v1/sessions/{id}/audio/ws   WebSocket audio (services/ingest/ws.py)
 POST /v1/sessions/{id}/pause | /resume                        -> 200 {"status"}
 POST /v1/sessions/{id}/stop                                   -> 202 {"last_seq", "duration_s"}
 GET  /v1/sessions/{id}/events     text/event-stream of partials, segments, drafts, codes
-GET  /v1/sessions/{id}/result?wait=S                          -> 200 result JSON | 202 pending | 422 failed
+GET  /v1/sessions/{id}/result?wait=S      -> 200 result JSON | 202 pending | 422 failed | 404 unknown or expired
 POST /v1/sessions/{id}/flags/dismiss  body: {"kind","cpt","reason"} -> 200 (services/ingest/review.py)
 GET  /healthz                                                 -> 200 (no token: liveness only, no data)
 GET  /app?token=T                                             the clinician web page (services/ingest/web/)
@@ -155,6 +155,10 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
         try:
             res = await wait_for_result(bus, store, sid, timeout_s=wait)
         except ResultTimeout:
+            if not ingest.is_open(sid) and not await store.session_known(sid):
+                # Not "pending" forever: nothing of it is kept (never started, purged, or past retention).
+                return web.json_response({"status": "unknown", "error": f"no session {sid}: never started, "
+                                          "purged, or its result expired after the retention period"}, status=404)
             return web.json_response({"status": "pending"}, status=202)
         except SessionFailed as exc:
             return _error(422, str(exc))
