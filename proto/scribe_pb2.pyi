@@ -47,7 +47,7 @@ class SessionContext(_message.Message):
     def __init__(self, mode: _Optional[str] = ..., discipline: _Optional[str] = ..., note_type: _Optional[str] = ..., payer: _Optional[str] = ..., billing_method: _Optional[str] = ..., session_start: _Optional[str] = ..., diagnosis: _Optional[str] = ..., goals: _Optional[_Iterable[str]] = ..., baseline: _Optional[_Mapping[str, str]] = ..., vocabulary: _Optional[_Iterable[str]] = ..., date: _Optional[str] = ...) -> None: ...
 
 class SessionEvent(_message.Message):
-    __slots__ = ("session_id", "kind", "context", "last_seq", "duration_s")
+    __slots__ = ("session_id", "kind", "context", "last_seq", "duration_s", "end_reason")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[SessionEvent.Kind]
@@ -65,12 +65,14 @@ class SessionEvent(_message.Message):
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    END_REASON_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     kind: SessionEvent.Kind
     context: SessionContext
     last_seq: int
     duration_s: float
-    def __init__(self, session_id: _Optional[str] = ..., kind: _Optional[_Union[SessionEvent.Kind, str]] = ..., context: _Optional[_Union[SessionContext, _Mapping]] = ..., last_seq: _Optional[int] = ..., duration_s: _Optional[float] = ...) -> None: ...
+    end_reason: str
+    def __init__(self, session_id: _Optional[str] = ..., kind: _Optional[_Union[SessionEvent.Kind, str]] = ..., context: _Optional[_Union[SessionContext, _Mapping]] = ..., last_seq: _Optional[int] = ..., duration_s: _Optional[float] = ..., end_reason: _Optional[str] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
     __slots__ = ("session_id", "seq", "start_s", "end_s", "sample_rate", "pcm_s16le", "is_partial", "sent_unix_s", "speech_end_s", "live", "speculative", "speculation_end_s", "first_partial")
@@ -189,7 +191,7 @@ class Note(_message.Message):
     def __init__(self, subjective: _Optional[_Iterable[_Union[NoteItem, _Mapping]]] = ..., objective: _Optional[_Iterable[_Union[NoteItem, _Mapping]]] = ..., assessment: _Optional[_Iterable[_Union[NoteItem, _Mapping]]] = ..., plan: _Optional[_Iterable[_Union[NoteItem, _Mapping]]] = ...) -> None: ...
 
 class DraftUpdate(_message.Message):
-    __slots__ = ("session_id", "version", "is_final", "context", "transcript", "note", "duration_s")
+    __slots__ = ("session_id", "version", "is_final", "context", "transcript", "note", "duration_s", "end_reason")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     IS_FINAL_FIELD_NUMBER: _ClassVar[int]
@@ -197,6 +199,7 @@ class DraftUpdate(_message.Message):
     TRANSCRIPT_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    END_REASON_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     version: int
     is_final: bool
@@ -204,7 +207,8 @@ class DraftUpdate(_message.Message):
     transcript: _containers.RepeatedCompositeFieldContainer[TranscriptSegment]
     note: Note
     duration_s: float
-    def __init__(self, session_id: _Optional[str] = ..., version: _Optional[int] = ..., is_final: _Optional[bool] = ..., context: _Optional[_Union[SessionContext, _Mapping]] = ..., transcript: _Optional[_Iterable[_Union[TranscriptSegment, _Mapping]]] = ..., note: _Optional[_Union[Note, _Mapping]] = ..., duration_s: _Optional[float] = ...) -> None: ...
+    end_reason: str
+    def __init__(self, session_id: _Optional[str] = ..., version: _Optional[int] = ..., is_final: _Optional[bool] = ..., context: _Optional[_Union[SessionContext, _Mapping]] = ..., transcript: _Optional[_Iterable[_Union[TranscriptSegment, _Mapping]]] = ..., note: _Optional[_Union[Note, _Mapping]] = ..., duration_s: _Optional[float] = ..., end_reason: _Optional[str] = ...) -> None: ...
 
 class CodeSuggestion(_message.Message):
     __slots__ = ("cpt", "units", "minutes", "start", "stop", "modifiers", "rationale", "evidence", "timed", "units_stated", "needs_review", "confidence", "runner_up", "review_reason")

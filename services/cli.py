@@ -241,6 +241,34 @@ def status(redis_url: str) -> None:
         console.print("no recent errors")
 
 
+@cli.command()
+@click.argument("session_id")
+@_redis_option
+def purge(session_id: str, redis_url: str) -> None:
+    """Delete everything of a session from Redis, then scan again and show that nothing is left."""
+    import redis.exceptions
+
+    from services.purge import purge_session
+
+    try:
+        report = asyncio.run(purge_session(redis_url, session_id))
+    except redis.exceptions.ConnectionError:
+        raise InputError(f"cannot connect to Redis at {redact_url(redis_url)}") from None
+    gone = report.deleted
+    click.echo(f"deleted: {sum(len(v) for v in gone.entries.values())} stream entries, {len(gone.keys)} keys, "
+               f"{len(gone.registries)} registry records of session {report.session_id}")
+    for line in gone.describe():
+        click.echo(f"  {line}")
+    after, sid = report.after, report.session_id
+    click.echo(f"checked again: {len(after.streams_checked)} streams ({after.entries_checked} entries read), "
+               f"keys session:{sid}:*, scribe:open, scribe:finished; files: the scribe keeps none per session")
+    if not report.clean:
+        click.echo("scribe: error: still in Redis after the purge (written meanwhile?): "
+                   + "; ".join(after.describe()), err=True)
+        sys.exit(1)
+    click.echo(f"nothing of session {sid} is left in Redis")
+
+
 @cli.command(name="eval")
 @click.argument("cases_dir", default=None, required=False)
 @click.option("--json", "json_path", help="Write the figures to this file.")

@@ -17,6 +17,8 @@ def _clock(seconds: float) -> str:
 
 def render_result(console: Console, result: dict[str, Any]) -> None:
     console.rule("[bold]SOAP note (draft, for the therapist to review and sign)")
+    if result.get("ended"):  # not stopped by the client: the note may miss the end of the session
+        console.print(f"[bold yellow]{result['ended']['message']}[/]")
     for section in SECTIONS:
         console.print(f"[bold cyan]{section.capitalize()}[/]")
         items = result["note"][section]

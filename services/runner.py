@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 
 from services.common import redis_conn
@@ -52,10 +53,15 @@ class WorkerOptions:
 
 async def _run_stage(stage: str, consumer: str, opts: WorkerOptions) -> None:
     from services.common.redis_bus import RedisBus
+    from services.common.retention import Janitor, RetentionPolicy, beat, keep_alive, retire
     from services.common.store import RedisStore
 
-    bus = RedisBus(opts.redis_url, DeliveryPolicy(claim_idle_s=opts.claim_idle_s))
-    store = RedisStore(opts.redis_url)
+    retention = RetentionPolicy.from_env()
+    bus = RedisBus(opts.redis_url, DeliveryPolicy(claim_idle_s=opts.claim_idle_s),
+                   index_ttl_s=retention.result_ttl_s)
+    store = RedisStore(opts.redis_url, ttl_s=retention.result_ttl_s)
+    # Retention runs beside each stage but asr (whose processes are many and busy): any one is enough.
+    janitor = Janitor(bus, store, retention)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -67,10 +73,15 @@ async def _run_stage(stage: str, consumer: str, opts: WorkerOptions) -> None:
             from services.ingest.http import build_app, serve_http
             from services.ingest.service import IngestService
 
-            ingest = IngestService(bus, store, buffer_bytes=opts.buffer_bytes)
+            # Unique per process: a restarted ingest must not revive the heartbeat of the one that died.
+            ingest_id = f"{consumer}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            await beat(bus, ingest_id, retention)  # alive before its first session is recorded
+            ingest = IngestService(bus, store, buffer_bytes=opts.buffer_bytes, ingest_id=ingest_id)
             app = build_app(ingest, bus, store, load_or_create_token())
             log.warning("ingest listening on http://%s:%d", opts.host, opts.port)
-            await serve_http(app, opts.host, opts.port, stop)
+            await asyncio.gather(serve_http(app, opts.host, opts.port, stop),
+                                 keep_alive(bus, ingest_id, retention, stop), janitor.run(stop))
+            await retire(bus, ingest_id)  # after serve_http sent what ingest held
         elif stage == "asr":
             from services.asr.engine import WhisperEngine
             from services.asr.service import AsrService
@@ -79,11 +90,11 @@ async def _run_stage(stage: str, consumer: str, opts: WorkerOptions) -> None:
         elif stage == "drafter":
             from services.drafter.service import DrafterService
 
-            await DrafterService(bus, store, consumer=consumer).run(stop)
+            await asyncio.gather(DrafterService(bus, store, consumer=consumer).run(stop), janitor.run(stop))
         elif stage == "coder":
             from services.coder.service import CoderService
 
-            await CoderService(bus, store, consumer=consumer).run(stop)
+            await asyncio.gather(CoderService(bus, store, consumer=consumer).run(stop), janitor.run(stop))
     finally:
         await bus.close()
         await store.close()

@@ -154,7 +154,8 @@ def test_cli_field_over_its_bound_is_a_one_line_error(tmp_path: Path) -> None:
 
 async def test_result_of_a_session_never_created_is_404(client: TestClient) -> None:
     missing = await client.get("/v1/sessions/0123abcd/result", headers=AUTH)
-    assert missing.status == 404 and (await missing.json())["error"] == "no session 0123abcd"
+    body = await missing.json()
+    assert missing.status == 404 and body["status"] == "unknown" and body["error"].startswith("no session 0123abcd")
     sid = (await (await client.post("/v1/sessions", json=CONTEXT, headers=AUTH)).json())["session_id"]
     assert (await client.get(f"/v1/sessions/{sid}/result", headers=AUTH)).status == 202  # open: pending
     bad_wait = await client.get(f"/v1/sessions/{sid}/result?wait=nan", headers=AUTH)

@@ -7,6 +7,13 @@ from typing import Any
 from proto import scribe_pb2 as pb
 
 SECTIONS = ("subjective", "objective", "assessment", "plan")
+# A session the client did not stop (SessionEvent.end_reason): said in the result beside the note.
+ENDINGS = {
+    "idle": "the session was never stopped: it was finalised after its idle bound with no audio or connection; "
+            "the note covers the audio received",
+    "ingest_lost": "the session was not stopped: the ingest recording it went away; the note covers the "
+                   "audio that reached the pipeline",
+}
 
 
 def _span(span: pb.EvidenceSpan) -> dict[str, float]:
@@ -60,4 +67,6 @@ def result_to_dict(result: pb.CodingResult) -> dict[str, Any]:
         ],
         "billing_method": result.billing_method,
         "flags": [flag_to_dict(f) for f in result.flags],
+        **({"ended": {"reason": draft.end_reason, "message": ENDINGS.get(draft.end_reason, draft.end_reason)}}
+           if draft.end_reason else {}),
     }

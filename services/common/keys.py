@@ -16,8 +16,14 @@
 | session:{id}:stop           | drafter        | drafter                | SessionEvent STOPPED          |
 | session:{id}:result         | coder          | ingest gateway         | final CodingResult            |
 | session:{id}:dismissals     | review API     | coder, review API      | hash "kind|cpt" -> reason     |
+| session:{id}:entries        | bus (publish)  | retention janitor      | set of "stream entry-id"      |
+| scribe:open                 | ingest         | retention janitor      | hash session -> ingest id     |
+| scribe:ingest:{ingest id}   | ingest         | retention janitor      | heartbeat, expires if it dies |
+| scribe:finished             | coder (result) | retention janitor      | zset session -> time final    |
 
-Per-session keys expire SESSION_TTL_S after the session is final.
+Per-session keys carry an expiry from their first write and expire the retention period (default
+SESSION_TTL_S, SCRIBE_RESULT_RETENTION_S) after the session is final; the session's stream entries
+are deleted soon after it is final (services/common/retention.py).
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ GROUP_DRAFTER: Final = "drafter"
 GROUP_CODER: Final = "coder"
 
 SESSION_TTL_S: Final = 7 * 24 * 3600
+# Retention (services/common/retention.py): who holds which session open, and which are final.
+OPEN_SESSIONS: Final = f"{PREFIX}:open"
+FINISHED: Final = f"{PREFIX}:finished"
 # A speculative decode (session:{id}:spec:{seq}:{speech end ms}) is claimed within a second or never.
 SPECULATION_TTL_S: Final = 60
 
@@ -59,3 +68,13 @@ def dead_letter(stream: str) -> str:
 def session_key(session_id: str, part: str) -> str:
     """Per-session state, e.g. session_key(sid, "segments")."""
     return f"session:{session_id}:{part}"
+
+
+def ingest_alive(ingest_id: str) -> str:
+    """An ingest process's heartbeat: it expires when the process stops refreshing it."""
+    return f"{PREFIX}:ingest:{ingest_id}"
+
+
+def entry_index(session_id: str) -> str:
+    """The session's stream entries, as "stream entry-id" members, so they can be deleted by id."""
+    return session_key(session_id, "entries")

@@ -3,6 +3,10 @@
 Each RedisBus owns two connections: one for blocking reads (a blocking XREADGROUP must not
 share a connection whose socket timeout is shorter than the block) and one for everything else.
 Both reconnect by themselves after a Redis restart (services/common/redis_conn.py).
+
+Every entry that belongs to a session is recorded in that session's entry index as it is added (one
+Lua script: XADD and SADD together), so the retention janitor can delete a finished session's entries
+by id instead of scanning streams of audio (services/common/retention.py).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from redis.exceptions import ResponseError
 
 from services.common import keys, redis_conn
 from services.common.bus import Bus, Delivery, DeliveryPolicy
+from services.common.consumer import session_of
 
 _FIELD = b"m"
 # Streams are capped (approximately) so an abandoned deployment cannot fill memory; the
@@ -25,13 +30,29 @@ MAXLEN = {keys.UTTERANCES: 20_000, keys.PARTIALS: keys.PARTIALS_MAXLEN}  # a sta
 # Redis ends a blocked read that timed out on its timer tick (every 100 ms at the default hz 10): here
 # a 20 ms BLOCK returned after 40-100 ms. A shorter wait is a read without BLOCK, then a local sleep.
 MIN_SERVER_BLOCK_S = 0.1
+# XADD and the entry's record in its session's index in one step: a publisher that dies between two
+# commands would otherwise leave an entry (perhaps audio) the janitor cannot find. KEYS: stream, and the
+# index when the entry has a session; ARGV: maxlen, the index's expiry, then the entry's fields.
+_PUBLISH_LUA = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
+if #KEYS > 1 then
+  redis.call('SADD', KEYS[2], KEYS[1] .. ' ' .. id)
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+return id
+"""
 
 
 class RedisBus(Bus):
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", policy: DeliveryPolicy | None = None) -> None:
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", policy: DeliveryPolicy | None = None,
+                 index_ttl_s: int = keys.SESSION_TTL_S) -> None:
+        """index_ttl_s: expiry of a session's entry index (refreshed on each entry), so even an index
+        the janitor never reaches does not outlive the retention period."""
         super().__init__(policy)
         self.url = url
         self._cmd = redis_conn.client(url)
+        self._xadd_indexed = self._cmd.register_script(_PUBLISH_LUA)
+        self._index_ttl_s = index_ttl_s
         self._blocking = redis_conn.client(url)
         self._last_claim: dict[tuple[str, str], float] = {}
         self._groups: set[tuple[str, str]] = set()
@@ -41,10 +62,15 @@ class RedisBus(Bus):
         return self._cmd
 
     async def publish(self, stream: str, message: Message) -> str:
-        entry_id = await self._cmd.xadd(
-            stream, {_FIELD: message.SerializeToString()}, maxlen=MAXLEN.get(stream, DEFAULT_MAXLEN), approximate=True
-        )
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        payload = message.SerializeToString()
+        return await self._add(stream, getattr(message, "session_id", ""), [_FIELD, payload])
+
+    async def _add(self, stream: str, session_id: str, fields: list[bytes | str | int]) -> str:
+        """XADD, recording the entry in its session's index (see _PUBLISH_LUA)."""
+        names = [stream, keys.entry_index(session_id)] if session_id else [stream]
+        maxlen = MAXLEN.get(stream, DEFAULT_MAXLEN)
+        entry_id = await self._xadd_indexed(keys=names, args=[maxlen, self._index_ttl_s, *fields])
+        return _text(entry_id)
 
     async def ensure_group(self, stream: str, group: str) -> None:
         if (stream, group) in self._groups:
@@ -124,12 +150,8 @@ class RedisBus(Bus):
         return int(info[0]["times_delivered"]) if info else 1
 
     async def _dead_letter(self, stream: str, group: str, entry_id: bytes | str, payload: bytes, n: int) -> None:
-        await self._cmd.xadd(
-            keys.dead_letter(stream),
-            {_FIELD: payload, b"group": group, b"origin_id": entry_id, b"deliveries": n},
-            maxlen=DEFAULT_MAXLEN,
-            approximate=True,
-        )
+        await self._add(keys.dead_letter(stream), session_of(payload),
+                        [_FIELD, payload, b"group", group, b"origin_id", entry_id, b"deliveries", n])
         await self._cmd.xack(stream, group, entry_id)
 
     async def ack(self, stream: str, group: str, entry_id: str) -> None:

@@ -4,11 +4,17 @@ short-lived speculative decodes (services/asr/speculation.py).
 Every write is keyed by (session, seq) or by session, so a redelivered message overwrites
 the same value instead of adding a duplicate: that is what makes at-least-once delivery
 come out exactly once.
+
+In Redis every per-session key carries an expiry from its first write (the retention period), renewed
+when the session's result is stored: a session that never finishes still leaves nothing for good.
+The registry of open sessions and the set of finished ones serve the retention janitor
+(services/common/retention.py).
 """
 
 from __future__ import annotations
 
 import abc
+import time
 from collections import OrderedDict
 
 from proto import scribe_pb2 as pb
@@ -59,6 +65,16 @@ class SessionStore(abc.ABC):
     @abc.abstractmethod
     async def take_speculation(self, session_id: str, key: str) -> bytes | None:
         """The stored payload (None if absent); a finished result is removed as it is taken."""
+
+    async def mark_open(self, session_id: str, ingest_id: str) -> None:  # noqa: B027 - Redis only
+        """Ingest `ingest_id` holds the session open (so the janitor can finalise it if that ingest dies)."""
+
+    async def mark_closed(self, session_id: str) -> None:  # noqa: B027 - Redis only
+        """The session was stopped: no ingest holds it any longer."""
+
+    async def session_known(self, session_id: str) -> bool:
+        """True if anything of the session is kept (its context at least, until the retention ends)."""
+        return await self.get_context(session_id) is not None or await self.get_result(session_id) is not None
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
@@ -122,16 +138,22 @@ class RedisStore(SessionStore):
         self._ttl_s = ttl_s
 
     async def put_context(self, session_id: str, context: pb.SessionContext) -> None:
-        await self._r.set(keys.session_key(session_id, "context"), context.SerializeToString())
+        await self._r.set(keys.session_key(session_id, "context"), context.SerializeToString(), ex=self._ttl_s)
 
     async def get_context(self, session_id: str) -> pb.SessionContext | None:
         raw = await self._r.get(keys.session_key(session_id, "context"))
         return pb.SessionContext.FromString(raw) if raw is not None else None
 
     async def put_segment(self, segment: pb.TranscriptSegment) -> None:
-        await self._r.hset(
-            keys.session_key(segment.session_id, "segments"), str(segment.seq), segment.SerializeToString()
-        )
+        name = keys.session_key(segment.session_id, "segments")
+        await self._hset_expiring(name, str(segment.seq), segment.SerializeToString())
+
+    async def _hset_expiring(self, name: str, field: str, value: bytes | str) -> None:
+        """HSET with the retention expiry: a hash created after the result (or never finished) expires too."""
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(name, field, value)
+            pipe.expire(name, self._ttl_s)
+            await pipe.execute()
 
     async def segments(self, session_id: str) -> list[pb.TranscriptSegment]:
         raw = await self._r.hgetall(keys.session_key(session_id, "segments"))
@@ -139,7 +161,7 @@ class RedisStore(SessionStore):
         return sorted(segs, key=lambda s: s.seq)
 
     async def put_stop(self, event: pb.SessionEvent) -> None:
-        await self._r.set(keys.session_key(event.session_id, "stop"), event.SerializeToString())
+        await self._r.set(keys.session_key(event.session_id, "stop"), event.SerializeToString(), ex=self._ttl_s)
 
     async def get_stop(self, session_id: str) -> pb.SessionEvent | None:
         raw = await self._r.get(keys.session_key(session_id, "stop"))
@@ -151,6 +173,8 @@ class RedisStore(SessionStore):
             pipe.set(keys.session_key(sid, "result"), result.SerializeToString(), ex=self._ttl_s)
             for part in ("context", "segments", "stop", "dismissals"):
                 pipe.expire(keys.session_key(sid, part), self._ttl_s)
+            # Final: the janitor deletes its stream entries once every stage has acked them.
+            pipe.zadd(keys.FINISHED, {sid: time.time()})
             await pipe.execute()
 
     async def get_result(self, session_id: str) -> pb.CodingResult | None:
@@ -158,7 +182,7 @@ class RedisStore(SessionStore):
         return pb.CodingResult.FromString(raw) if raw is not None else None
 
     async def put_dismissal(self, session_id: str, kind: str, cpt: str, reason: str) -> None:
-        await self._r.hset(keys.session_key(session_id, "dismissals"), f"{kind}|{cpt}", reason)
+        await self._hset_expiring(keys.session_key(session_id, "dismissals"), f"{kind}|{cpt}", reason)
 
     async def dismissals(self, session_id: str) -> dict[tuple[str, str], str]:
         raw = await self._r.hgetall(keys.session_key(session_id, "dismissals"))
@@ -177,6 +201,12 @@ class RedisStore(SessionStore):
         if payload:
             await self._r.delete(name)
         return payload
+
+    async def mark_open(self, session_id: str, ingest_id: str) -> None:
+        await self._r.hset(keys.OPEN_SESSIONS, session_id, ingest_id)
+
+    async def mark_closed(self, session_id: str) -> None:
+        await self._r.hdel(keys.OPEN_SESSIONS, session_id)
 
     async def close(self) -> None:
         await self._r.aclose()

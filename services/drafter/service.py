@@ -55,5 +55,7 @@ class DrafterService:
         draft = build_draft(
             session_id, segments, context, is_final=is_final, duration_s=stop.duration_s if stop else 0.0
         )
+        if stop is not None:
+            draft.end_reason = stop.end_reason  # how the session ended, for the result (never patient words)
         await self.bus.publish(keys.DRAFTS, draft)
         return draft

@@ -116,7 +116,12 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
         """Open here, or known to the store (its context from start to end, its result after)."""
         if ingest.is_open(sid) or ingest.outbox.holding:  # held writes may hold its context: cannot tell
             return True
-        return await store.get_context(sid) is not None or await store.get_result(sid) is not None
+        return await store.session_known(sid)
+
+    def unknown(sid: str) -> web.Response:
+        # Not "pending" forever: nothing of it is kept (never started, purged, or past retention).
+        return web.json_response({"status": "unknown", "error": f"no session {sid}: never started, "
+                                  "purged, or its result expired after the retention period"}, status=404)
 
     async def create_session(request: web.Request) -> web.Response:
         data = await read_json(request, MAX_CONTEXT_BYTES, "the session context")
@@ -175,10 +180,12 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
             return _error(400, "wait must be a number of seconds")
         wait = min(max(wait, 0.0), 60.0)
         if not await session_known(sid):  # else a mistyped id would be "pending" forever
-            raise UnknownSession(f"no session {sid}")
+            return unknown(sid)
         try:
             res = await wait_for_result(bus, store, sid, timeout_s=wait)
         except ResultTimeout:
+            if not await session_known(sid):  # expired or purged while we waited
+                return unknown(sid)
             return web.json_response({"status": "pending"}, status=202)
         except SessionFailed as exc:
             return _error(422, str(exc))

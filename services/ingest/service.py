@@ -102,12 +102,15 @@ class IngestService:
 
     def __init__(self, bus: Bus, store: SessionStore, vad: VadOptions | None = None,
                  live_vad: VadOptions | None = None, buffer_bytes: int = DEFAULT_MAX_BYTES,
-                 max_audio_s: float = MAX_AUDIO_S) -> None:
+                 max_audio_s: float = MAX_AUDIO_S, ingest_id: str | None = None) -> None:
         """vad: cutting rules for uploaded files; live_vad: for live capture (ends utterances sooner);
         buffer_bytes: how much audio is held while Redis is away before new audio is refused;
-        max_audio_s: the longest file upload (decoded duration) taken."""
+        max_audio_s: the longest file upload (decoded duration) taken;
+        ingest_id: this process's heartbeat id: its open sessions are recorded under it, so they are
+        finalised if it dies (services/common/retention.py); None: not recorded (embedded mode)."""
         self.bus = bus
         self.store = store
+        self.ingest_id = ingest_id
         self.outbox = Outbox(bus, buffer_bytes)
         self.max_audio_s = max_audio_s
         self.vad = vad or VadOptions()
@@ -124,6 +127,8 @@ class IngestService:
             raise InputError(f"session {sid} is already open")
         # Context goes to the store before any audio, so every later stage can read it.
         await self.outbox.send(functools.partial(self.store.put_context, sid, context), context.ByteSize())
+        if self.ingest_id:
+            await self.outbox.send(functools.partial(self.store.mark_open, sid, self.ingest_id))
         capture = Capture(sid, LiveCutter(self.live_vad if live else self.vad), live=live)
         self._captures[sid] = capture
         started = pb.SessionEvent(session_id=sid, kind=pb.SessionEvent.STARTED, context=context)
@@ -198,12 +203,13 @@ class IngestService:
             capture.gap_from, capture.gap_audio_s = time.monotonic(), 0.0
 
     async def stop_idle(self, idle_s: float) -> list[str]:
-        """Finalise live sessions with no connection and no audio for idle_s (a client that vanished)."""
+        """Finalise sessions with no connection and no audio for idle_s (a client that vanished, or an
+        upload never stopped), marked "idle" so the result says it was not stopped."""
         now = time.monotonic()
         idle = [c.session_id for c in self._captures.values()
-                if c.live and c.connections == 0 and now - c.last_activity > idle_s]
+                if c.connections == 0 and now - c.last_activity > idle_s]
         for sid in idle:
-            await self.stop_session(sid)
+            await self.stop_session(sid, end_reason="idle")
         return idle
 
     def capture(self, session_id: str) -> Capture | None:
@@ -232,7 +238,8 @@ class IngestService:
             capture.uploads.discard(digest)  # nothing was taken: the same file may be sent again
             raise
 
-    async def stop_session(self, session_id: str) -> pb.SessionEvent:
+    async def stop_session(self, session_id: str, end_reason: str = "") -> pb.SessionEvent:
+        """end_reason: "" when the client stops it, else why ingest did (SessionEvent.end_reason)."""
         async with self._locked(session_id) as capture:
             if capture.paused:
                 await self._resume(capture)  # a session stopped while paused: its clock runs to now
@@ -242,11 +249,14 @@ class IngestService:
                 kind=pb.SessionEvent.STOPPED,
                 last_seq=capture.next_seq - 1,
                 duration_s=capture.cutter.clock_s,
+                end_reason=end_reason,
             )
             # The stop marker is stored before it is announced: a drafter that sees the event
             # (or any later segment) also sees the marker.
             await self.outbox.send(functools.partial(self.store.put_stop, event), event.ByteSize())
             await self._announce(event)
+            if self.ingest_id:
+                await self.outbox.send(functools.partial(self.store.mark_closed, session_id))
             del self._captures[session_id]
             return event
 
