@@ -342,9 +342,8 @@ def session_lines(transcript: Sequence[pb.TranscriptSegment], model: ActivityMod
     # therapist leads, are talk about the plan.
     for i in setting_goals:
         for nxt in lines[i + 1:i + 1 + GOAL_LIST_REACH]:
-            # (an instruction or a dose is the treatment begun: goals are stated, not told to be done)
-            if nxt.announce or nxt.led or nxt.wrapup or nxt.hands_on or nxt.question or nxt.doing or \
-                    _DOSE.search(nxt.text):
+            # (a dose is the treatment begun: goals are not given in sets and repetitions)
+            if nxt.announce or nxt.led or nxt.wrapup or nxt.hands_on or nxt.question or _DOSE.search(nxt.text):
                 break
             nxt.goal_listed = True
     # "Step over to the corner" moves to the next place: its words ("step over") are not the activity.
