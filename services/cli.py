@@ -253,6 +253,36 @@ def status(redis_url: str) -> None:
 
 
 @cli.command()
+@_redis_option
+@click.option("--token", envvar="SCRIBE_TOKEN", help="API token, for the workers' /metrics (default: the one "
+              "`scribe serve` wrote; without one, Redis figures only).")
+@click.option("--target", "targets", multiple=True, metavar="STAGE=URL",
+              help="Scrape these instead of the endpoints workers advertise in Redis (repeatable).")
+@click.option("--once", is_flag=True, help="Print one frame (two samples a second apart) and exit.")
+@click.option("--interval", type=click.FloatRange(min=0.2), default=1.0, show_default=True)
+def top(redis_url: str, token: str | None, targets: tuple[str, ...], once: bool, interval: float) -> None:
+    """Live throughput, backlog and latency per service and per clinic (no transcript text)."""
+    import redis.exceptions
+
+    from services.top import Endpoint, run_top
+
+    if token is None:
+        from services.common.auth import token_path
+
+        token = token_path().read_text().strip() if token_path().is_file() else None
+    given = []
+    for t in targets:
+        stage, sep, url = t.partition("=")
+        if not sep or not url.startswith(("http://", "https://")):
+            raise InputError(f"--target wants STAGE=URL, got {t!r}")
+        given.append(Endpoint(url, stage, url.rstrip("/")))
+    try:
+        run_top(redis_url, token, given or None, once, interval)
+    except redis.exceptions.ConnectionError:
+        raise InputError(f"cannot connect to Redis at {redact_url(redis_url)}") from None
+
+
+@cli.command()
 @click.argument("session_id")
 @_redis_option
 def purge(session_id: str, redis_url: str) -> None:

@@ -86,8 +86,7 @@ async def _run_stage(stage: str, consumer: str, opts: WorkerOptions) -> None:
     try:
         await redis_conn.wait_until_up(bus.redis, opts.redis_wait_s)
         readiness = Readiness(bus.redis)
-        # Lag and pending of every stage's stream, sampled by every worker: any one alive reports them.
-        ops: list[Awaitable[None]] = [sample_streams(bus.redis, stop)]
+        ops: list[Awaitable[None]] = []
         if stage == "ingest":
             from services.common.auth import load_or_create_token
             from services.ingest.http import build_app, serve_http
@@ -100,6 +99,7 @@ async def _run_stage(stage: str, consumer: str, opts: WorkerOptions) -> None:
             app = build_app(ingest, bus, store, load_or_create_token())
             add_ops_routes(app, readiness)  # behind the API's own token check
             ops.append(advertise(bus.redis, consumer, stage, advertised_url(opts.host, opts.port), stop))
+            ops.append(sample_streams(bus.redis, stop))
             log.warning("ingest listening on http://%s:%d", opts.host, opts.port)
             await asyncio.gather(serve_http(app, opts.host, opts.port, stop),
                                  keep_alive(bus, ingest_id, retention, stop), janitor.run(stop), *ops)
@@ -112,6 +112,8 @@ async def _run_stage(stage: str, consumer: str, opts: WorkerOptions) -> None:
             ops.append(await start_ops(app, opts.metrics_host, opts.metrics_port, stop))
             ops.append(advertise(bus.redis, consumer, stage,
                                  advertised_url(opts.metrics_host, opts.metrics_port), stop))
+        # Lag and pending of every stage's stream, sampled by every worker: any one alive reports them.
+        ops.append(sample_streams(bus.redis, stop))
         if stage == "asr":
             from services.asr.engine import WhisperEngine
             from services.asr.service import AsrService

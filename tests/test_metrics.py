@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -77,13 +78,31 @@ def _wait(check: Any, timeout_s: float, what: str) -> Any:
         time.sleep(0.2)
 
 
+def _free_block(n: int) -> int:
+    """The first of n consecutive ports free now (serve gives its workers the ports after the API's)."""
+    while True:
+        first = free_port()
+        socks = []
+        try:
+            for p in range(first, first + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+
+
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`scribe serve` with one asr worker; returns each stage's base URL (ingest's API, the others'
     metrics ports, consecutive after it)."""
     server = PrivateRedis(tmp_path_factory.mktemp("redis"))
     server.start()
-    port = free_port()
+    port = _free_block(4)
     env = {**os.environ, "SCRIBE_REDIS_URL": server.url, "SCRIBE_TOKEN": TOKEN,
            "SCRIBE_STATE_DIR": str(tmp_path_factory.mktemp("state")), "SCRIBE_METRICS_SAMPLE_S": "0.5"}
     proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port),
@@ -224,3 +243,72 @@ def test_readiness_fails_without_redis_and_labels_are_bounded(monkeypatch: pytes
     assert metrics.clinic_from_env() == "northside"
     assert metrics.ended_label("idle") == "idle" and metrics.ended_label("patient said stop") == "other"
     assert metrics.error_kind("bad_audio") == "bad_audio" and metrics.error_kind("a sentence, said") == "other"
+
+
+# --- scribe top ---------------------------------------------------------------------------------
+
+def _top_once(deployment: dict[str, str]) -> str:
+    env = {**os.environ, "SCRIBE_TOKEN": TOKEN, "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-m", "services.cli", "top", "--once", "--redis", deployment["redis"]],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _row(frame: str, first: str) -> list[str]:
+    line = next(ln for ln in frame.splitlines() if ln.strip("│ ").startswith(first + " "))
+    return [cell.strip() for cell in line.strip("│").split("│")]
+
+
+def test_top_shows_services_clinics_and_latency_without_words(deployment: dict[str, str],
+                                                             after_one_case: dict[str, Any]) -> None:
+    status, body = _post(f"{deployment['ingest']}/v1/sessions", context_to_dict(case_context(CASE)))
+    assert status == 201
+    open_sid = body["session_id"]
+    try:
+        frame = _top_once(deployment)
+    finally:
+        _post(f"{deployment['ingest']}/v1/sessions/{open_sid}/stop", {})
+    assert "workers reporting: 4/4" in frame, frame
+    for stage in STAGES:
+        assert _row(frame, stage)[1] == "1", frame  # one worker each
+    assert _row(frame, "ingest")[2] == "1"  # the session just opened
+    assert _row(frame, "asr")[5] == "0"  # nothing waiting after the case
+    assert _row(frame, "default")[1] == "1"  # the session just opened is live, under the default clinic
+    commit = _row(frame, "commit, upload")
+    assert commit[-1] == str(int(_value(after_one_case["scraped"]["asr"][1],
+                                        "scribe_commit_latency_seconds_count", kind="upload")))
+    assert commit[1] != "-" and commit[2] != "-", frame  # percentiles computed
+    assert "notes final: 1" in frame
+    for sid in (open_sid, after_one_case["result"]["session_id"]):
+        assert sid not in frame
+    said = {w.lower() for seg in after_one_case["result"]["transcript"] for w in re.findall(r"[A-Za-z]+",
+                                                                                           seg["text"])}
+    own = set(re.findall(r"[a-z]+", (Path(__file__).parents[1] / "services" / "top.py").read_text().lower()))
+    shown = {w.lower() for w in re.findall(r"[A-Za-z]+", frame)}
+    assert not (shown & said) - own, sorted((shown & said) - own)
+
+
+def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    import json
+
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.status, json.loads(resp.read() or b"{}")
+
+
+def test_top_without_workers_reads_redis_alone(redis_url: str, state_dir: object) -> None:
+    frame = _top_once({"redis": redis_url})
+    assert "no worker advertises /metrics" in frame and "asr" in frame
+
+
+def test_quantiles_follow_histogram_quantile() -> None:
+    from services.top import quantile
+
+    buckets = {0.1: 0.0, 0.5: 50.0, 1.0: 100.0, float("inf"): 100.0}
+    assert quantile(0.5, buckets) == pytest.approx(0.5)
+    assert quantile(0.75, buckets) == pytest.approx(0.75)
+    assert quantile(0.25, buckets) == pytest.approx(0.3)
+    assert quantile(0.5, {1.0: 0.0, float("inf"): 0.0}) is None
+    assert quantile(0.99, {1.0: 1.0, float("inf"): 10.0}) == 1.0  # past the last bound: that bound
