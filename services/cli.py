@@ -90,6 +90,9 @@ _redis_option = click.option("--redis", "redis_url", default=DEFAULT_REDIS, envv
 _redis_wait_option = click.option(
     "--redis-wait", "redis_wait_s", type=click.FloatRange(min=1.0), default=60.0, envvar="SCRIBE_REDIS_WAIT_S",
     show_default=True, help="Seconds to wait at start for Redis to answer before exiting with code 3.")
+_metrics_host_option = click.option(
+    "--metrics-host", default="127.0.0.1", envvar="SCRIBE_METRICS_HOST", show_default=True,
+    help="asr/drafter/coder: address of /metrics, /healthz, /readyz (0.0.0.0 in a container).")
 _buffer_option = click.option(
     "--buffer-mb", type=click.FloatRange(min=1.0), default=256.0, envvar="SCRIBE_INGEST_BUFFER_MB",
     show_default=True, help="ingest: audio held while Redis is away; past it new audio gets 503.")
@@ -103,14 +106,17 @@ _buffer_option = click.option(
 @click.option("--model", "model_path", help="CTranslate2 Whisper model directory.")
 @_redis_wait_option
 @_buffer_option
+@_metrics_host_option
+@click.option("--metrics-port", type=click.IntRange(min=0, max=65535), default=0, show_default=True,
+              help="First metrics port of asr, drafter and coder (consecutive); 0: the API port + 1.")
 @click.pass_obj
 def serve(verbose: bool, redis_url: str, host: str, port: int, asr_workers: int, model_path: str | None,
-          redis_wait_s: float, buffer_mb: float) -> None:
+          redis_wait_s: float, buffer_mb: float, metrics_host: str, metrics_port: int) -> None:
     """Run ingest, asr, drafter and coder as separate processes joined by Redis Streams."""
     from services.runner import WorkerOptions, serve_processes
 
     opts = WorkerOptions(redis_url, host, port, model_path, redis_wait_s=redis_wait_s,
-                         buffer_bytes=int(buffer_mb * 2**20))
+                         buffer_bytes=int(buffer_mb * 2**20), metrics_host=metrics_host, metrics_port=metrics_port)
     sys.exit(serve_processes(opts, asr_workers, verbose=bool(verbose)))
 
 
@@ -125,15 +131,20 @@ def serve(verbose: bool, redis_url: str, host: str, port: int, asr_workers: int,
               help="Seconds before another worker's unacked entry is taken over.")
 @_redis_wait_option
 @_buffer_option
+@_metrics_host_option
+@click.option("--metrics-port", type=click.IntRange(min=0, max=65535), default=0, envvar="SCRIBE_METRICS_PORT",
+              show_default=True, help="asr/drafter/coder: port of /metrics, /healthz, /readyz (0: none). "
+              "ingest serves them on --port.")
 def worker(stage: str, redis_url: str, consumer: str | None, host: str, port: int, model_path: str | None,
-           claim_idle: float, redis_wait_s: float, buffer_mb: float) -> None:
+           claim_idle: float, redis_wait_s: float, buffer_mb: float, metrics_host: str, metrics_port: int) -> None:
     """Run one stage as a process (what `serve` starts; use it to scale a stage across machines).
 
-    Exits 2 on a configuration error at start, 3 when Redis did not answer within --redis-wait;
-    a Redis restart while it runs is waited out."""
+    Exits 2 on a configuration error at start (a metrics port taken too), 3 when Redis did not answer
+    within --redis-wait; a Redis restart while it runs is waited out."""
     from services.runner import WorkerOptions, run_worker
 
-    opts = WorkerOptions(redis_url, host, port, model_path, claim_idle, redis_wait_s, int(buffer_mb * 2**20))
+    opts = WorkerOptions(redis_url, host, port, model_path, claim_idle, redis_wait_s, int(buffer_mb * 2**20),
+                         metrics_host, metrics_port)
     sys.exit(run_worker(stage, consumer, opts))
 
 
@@ -239,6 +250,36 @@ def status(redis_url: str) -> None:
         console.print("recent errors: " + ", ".join(f"{k} x{v}" for k, v in st.errors_by_category.most_common()))
     else:
         console.print("no recent errors")
+
+
+@cli.command()
+@_redis_option
+@click.option("--token", envvar="SCRIBE_TOKEN", help="API token, for the workers' /metrics (default: the one "
+              "`scribe serve` wrote; without one, Redis figures only).")
+@click.option("--target", "targets", multiple=True, metavar="STAGE=URL",
+              help="Scrape these instead of the endpoints workers advertise in Redis (repeatable).")
+@click.option("--once", is_flag=True, help="Print one frame (two samples a second apart) and exit.")
+@click.option("--interval", type=click.FloatRange(min=0.2), default=1.0, show_default=True)
+def top(redis_url: str, token: str | None, targets: tuple[str, ...], once: bool, interval: float) -> None:
+    """Live throughput, backlog and latency per service and per clinic (no transcript text)."""
+    import redis.exceptions
+
+    from services.top import Endpoint, run_top
+
+    if token is None:
+        from services.common.auth import token_path
+
+        token = token_path().read_text().strip() if token_path().is_file() else None
+    given = []
+    for t in targets:
+        stage, sep, url = t.partition("=")
+        if not sep or not url.startswith(("http://", "https://")):
+            raise InputError(f"--target wants STAGE=URL, got {t!r}")
+        given.append(Endpoint(url, stage, url.rstrip("/")))
+    try:
+        run_top(redis_url, token, given or None, once, interval)
+    except redis.exceptions.ConnectionError:
+        raise InputError(f"cannot connect to Redis at {redact_url(redis_url)}") from None
 
 
 @cli.command()

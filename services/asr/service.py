@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 
 import numpy as np
@@ -14,7 +15,7 @@ from services.asr.engine import DecodeOptions, Recognition, WhisperEngine
 from services.asr.pitch import median_pitch_hz
 from services.asr.speculation import Speculations
 from services.asr.streaming import DecodeGate, PartialDecoder
-from services.common import keys
+from services.common import keys, metrics
 from services.common.bus import Bus
 from services.common.consumer import StageFailure, consume
 from services.common.corrector import context_text, default_corrector, write_recognised
@@ -79,6 +80,7 @@ class AsrService:
         else:
             segment.seq, segment.speech_end_s = chunk.seq, chunk.speech_end_s
         await self.bus.publish(keys.SEGMENTS, segment)
+        _observe_commit(chunk)
         if self.partials is not None:
             self.partials.committed(chunk.session_id, chunk.seq)
 
@@ -91,8 +93,10 @@ class AsrService:
             t0 = loop.time()
             # The model call blocks for 0.4 s or more: keep the event loop free for reads and acks.
             rec, pitch = await asyncio.to_thread(self._decode, pcm, prompt, options or FILE_COMMIT)
-            self.busy_seconds += loop.time() - t0
+            busy = loop.time() - t0
+            self.busy_seconds += busy
         self.decoded_seconds += len(pcm) / SAMPLE_RATE
+        _observe_decode(len(pcm) / SAMPLE_RATE, busy)
         return segment_from_recognition(chunk, rec, pitch, session_text)
 
     def _decode(self, pcm: np.ndarray, prompt: str, options: DecodeOptions) -> tuple[Recognition, float]:
@@ -132,6 +136,26 @@ class AsrService:
         while len(self._prompts) > 256:
             self._prompts.popitem(last=False)
         return bias
+
+
+def _observe_decode(audio_s: float, busy_s: float) -> None:
+    metrics.ASR_AUDIO_SECONDS.inc(audio_s)
+    metrics.ASR_BUSY_SECONDS.inc(busy_s)
+    if audio_s > 0:
+        metrics.ASR_REALTIME_FACTOR.observe(busy_s / audio_s)
+
+
+def _observe_commit(chunk: pb.AudioChunk) -> None:
+    """Latency to the committed segment. Live: from the end of speech, which ingest stamped as its send
+    time less the silence the VAD waited for after it; upload: from the send time. Wall clocks of two
+    machines: skew between them shows here (keep them on NTP)."""
+    if not chunk.sent_unix_s:
+        return
+    if chunk.live and chunk.speech_end_s:
+        since = chunk.sent_unix_s - max(0.0, chunk.end_s - chunk.speech_end_s)
+        metrics.COMMIT_LATENCY.labels("live").observe(max(0.0, time.time() - since))
+    else:
+        metrics.COMMIT_LATENCY.labels("upload").observe(max(0.0, time.time() - chunk.sent_unix_s))
 
 
 def segment_from_recognition(chunk: pb.AudioChunk, rec: Recognition, pitch_hz: float,

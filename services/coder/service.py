@@ -8,7 +8,7 @@ from proto import scribe_pb2 as pb
 from services.coder import activity
 from services.coder.coding import apply_dismissals, code_draft
 from services.coder.rules import CodingRules, load_default_rules
-from services.common import keys
+from services.common import keys, metrics
 from services.common.bus import Bus
 from services.common.consumer import consume
 from services.common.store import SessionStore
@@ -31,10 +31,15 @@ class CoderService:
 
     async def handle(self, payload: bytes) -> None:
         draft = pb.DraftUpdate.FromString(payload)
-        result = code_draft(draft, self.rules)
+        with metrics.CODING_SECONDS.time():
+            result = code_draft(draft, self.rules)
         dismissals = await self.store.dismissals(draft.session_id)
         if dismissals:
             result = apply_dismissals(result, dismissals)
         await self.bus.publish(keys.CODES, result)
         if draft.is_final:
+            # A session may be drafted final twice (its stop and its last segment): count its note once.
+            first = await self.store.get_result(draft.session_id) is None
             await self.store.put_result(result)
+            if first:
+                metrics.NOTES_FINAL.labels(metrics.ended_label(draft.end_reason)).inc()

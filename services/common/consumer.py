@@ -16,13 +16,14 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
 from google.protobuf.message import DecodeError
 
 from proto import scribe_pb2 as pb
-from services.common import keys
+from services.common import keys, metrics
 from services.common.bus import Bus, Delivery
 from services.common.errors import InputError
 from services.common.outage import OutageWatch, StopRequested, outlasting
@@ -50,6 +51,7 @@ def session_of(payload: bytes) -> str:
 
 
 async def report_error(bus: Bus, stage: str, session_id: str, category: str, message: str, fatal: bool) -> None:
+    metrics.ERRORS.labels(stage, metrics.error_kind(category)).inc()
     await bus.publish(
         keys.ERRORS,
         pb.StageError(session_id=session_id, stage=stage, category=category, message=message, fatal=fatal),
@@ -91,6 +93,7 @@ async def consume(
 
 async def _handle(bus: Bus, stream: str, group: str, handler: Handler, delivery: Delivery, stage: str) -> None:
     """One entry: acked when handled or rejected as bad input, left pending (for a retry) on a failure."""
+    started = time.perf_counter()
     try:
         await handler(delivery.payload)
     except (InputError, DecodeError) as exc:
@@ -103,6 +106,7 @@ async def _handle(bus: Bus, stream: str, group: str, handler: Handler, delivery:
     except Exception as exc:  # noqa: BLE001 - a worker must survive any one bad entry
         if bus.is_outage(exc):
             raise  # not the entry's fault: consume() waits for the bus and hands it over again
+        metrics.ERRORS.labels(stage, metrics.error_kind(type(exc).__name__)).inc()
         log.error(
             "%s: entry %s failed on delivery %d with %s; left pending for retry",
             stage,
@@ -117,3 +121,9 @@ async def _handle(bus: Bus, stream: str, group: str, handler: Handler, delivery:
             )
         return
     await bus.ack(stream, group, delivery.entry_id)
+    _handled(stage, stream, started)
+
+
+def _handled(stage: str, stream: str, started: float) -> None:
+    metrics.CHUNKS_IN.labels(stage, stream).inc()
+    metrics.HANDLE_SECONDS.labels(stage, stream).observe(time.perf_counter() - started)

@@ -20,6 +20,7 @@
 | scribe:open                 | ingest         | retention janitor      | hash session -> ingest id     |
 | scribe:ingest:{ingest id}   | ingest         | retention janitor      | heartbeat, expires if it dies |
 | scribe:finished             | coder (result) | retention janitor      | zset session -> time final    |
+| scribe:endpoint:{worker}    | every worker   | scribe top             | its metrics URL, expiring     |
 
 Per-session keys carry an expiry from their first write and expire the retention period (default
 SESSION_TTL_S, SCRIBE_RESULT_RETENTION_S) after the session is final; the session's stream entries
@@ -78,3 +79,8 @@ def ingest_alive(ingest_id: str) -> str:
 def entry_index(session_id: str) -> str:
     """The session's stream entries, as "stream entry-id" members, so they can be deleted by id."""
     return session_key(session_id, "entries")
+
+
+def endpoint(worker: str) -> str:
+    """Where a worker's /metrics is served (services/common/opsserver.py); expires if it stops."""
+    return f"{PREFIX}:endpoint:{worker}"

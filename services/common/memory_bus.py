@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
 
+from services.common import metrics
 from services.common.bus import Bus, Delivery, DeliveryPolicy
 from services.common.keys import dead_letter
 
@@ -49,6 +50,7 @@ class MemoryBus(Bus):
     async def _append(self, stream: str, payload: bytes) -> str:
         entry_id = f"{int(time.time() * 1000)}-{next(self._ids)}"
         self._streams[stream].append((entry_id, payload))
+        metrics.CHUNKS_OUT.labels(metrics.process_stage(), stream).inc()
         cond = self._condition()
         async with cond:
             cond.notify_all()

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from redis.backoff import ExponentialWithJitterBackoff
 
+from services.common import metrics
 from services.common.bus import Bus
 
 log = logging.getLogger("scribe.outage")
@@ -50,6 +51,7 @@ class OutageWatch:
             raise exc
         if self.failures == 0:
             self.since = time.monotonic()
+            metrics.ERRORS.labels(self.stage, "bus_unreachable").inc()  # once per outage
             log.warning("%s: bus unreachable while %s (%s); retrying with backoff", self.stage, self.what,
                         type(exc).__name__)
         self.failures += 1

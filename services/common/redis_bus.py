@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from google.protobuf.message import Message
 from redis.exceptions import ResponseError
 
-from services.common import keys, redis_conn
+from services.common import keys, metrics, redis_conn
 from services.common.bus import Bus, Delivery, DeliveryPolicy
 from services.common.consumer import session_of
 
@@ -70,6 +70,7 @@ class RedisBus(Bus):
         names = [stream, keys.entry_index(session_id)] if session_id else [stream]
         maxlen = MAXLEN.get(stream, DEFAULT_MAXLEN)
         entry_id = await self._xadd_indexed(keys=names, args=[maxlen, self._index_ttl_s, *fields])
+        metrics.CHUNKS_OUT.labels(metrics.process_stage(), stream).inc()
         return _text(entry_id)
 
     async def ensure_group(self, stream: str, group: str) -> None:
@@ -152,6 +153,7 @@ class RedisBus(Bus):
     async def _dead_letter(self, stream: str, group: str, entry_id: bytes | str, payload: bytes, n: int) -> None:
         await self._add(keys.dead_letter(stream), session_of(payload),
                         [_FIELD, payload, b"group", group, b"origin_id", entry_id, b"deliveries", n])
+        metrics.ERRORS.labels(group, "dead_letter").inc()
         await self._cmd.xack(stream, group, entry_id)
 
     async def ack(self, stream: str, group: str, entry_id: str) -> None:

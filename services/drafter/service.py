@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from proto import scribe_pb2 as pb
-from services.common import keys
+from services.common import keys, metrics
 from services.common.bus import Bus
 from services.common.consumer import StageFailure, consume
 from services.common.store import SessionStore
@@ -52,9 +52,10 @@ class DrafterService:
         stop = await self.store.get_stop(session_id)
         # Final once every utterance announced at stop has its segment (segments are keyed by seq).
         is_final = stop is not None and len(segments) == stop.last_seq + 1
-        draft = build_draft(
-            session_id, segments, context, is_final=is_final, duration_s=stop.duration_s if stop else 0.0
-        )
+        with metrics.DRAFT_SECONDS.time():
+            draft = build_draft(
+                session_id, segments, context, is_final=is_final, duration_s=stop.duration_s if stop else 0.0
+            )
         if stop is not None:
             draft.end_reason = stop.end_reason  # how the session ended, for the result (never patient words)
         await self.bus.publish(keys.DRAFTS, draft)

@@ -12,6 +12,8 @@ GET  /v1/sessions/{id}/result?wait=S                          -> 200 result JSON
                                                                  | 404 never started (or long expired)
 POST /v1/sessions/{id}/flags/dismiss  body: {"kind","cpt","reason"} -> 200 (services/ingest/review.py)
 GET  /healthz                                                 -> 200 (no token: liveness only, no data)
+GET  /readyz, /metrics   readiness (no token) and Prometheus metrics (token), added by the worker
+                         (services/common/opsserver.py)
 GET  /app?token=T                                             the clinician web page (services/ingest/web/)
 
 The token goes in `Authorization: Bearer`, or in `?token=` for browsers' WebSocket and EventSource,
@@ -46,6 +48,7 @@ from services.common.bus import Bus
 from services.common.context import MAX_CONTEXT_BYTES, context_from_dict
 from services.common.errors import InputError, TooLarge
 from services.common.export import result_to_dict
+from services.common.opsserver import OPEN_PATHS
 from services.common.results import ResultTimeout, SessionFailed, wait_for_result
 from services.common.store import SessionStore
 from services.ingest.bodies import read_json
@@ -82,7 +85,7 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
 
     @web.middleware
     async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == "/healthz":
+        if request.path in OPEN_PATHS:  # probes: no credential, no data (services/common/opsserver.py)
             return await handler(request)
         given = presented_token(request.headers.get("Authorization", ""), request.query.get("token", ""))
         if not given or not token_matches(given, token):

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from proto import scribe_pb2 as pb
-from services.common import keys
+from services.common import keys, metrics
 from services.common.bus import Bus
 from services.common.errors import InputError
 from services.common.store import SessionStore
@@ -116,6 +116,9 @@ class IngestService:
         self.vad = vad or VadOptions()
         self.live_vad = live_vad or LIVE_VAD
         self._captures: dict[str, Capture] = {}
+        self.clinic = metrics.clinic_from_env()  # a label value only (services/common/metrics.py)
+        self._audio_in = metrics.AUDIO_SECONDS_IN.labels(self.clinic)
+        self._open_gauge = metrics.SESSIONS_OPEN.labels(self.clinic)
 
     async def start_session(self, context: pb.SessionContext, session_id: str | None = None, *,
                             live: bool = False, consent: bool = False) -> str:
@@ -131,6 +134,8 @@ class IngestService:
             await self.outbox.send(functools.partial(self.store.mark_open, sid, self.ingest_id))
         capture = Capture(sid, LiveCutter(self.live_vad if live else self.vad), live=live)
         self._captures[sid] = capture
+        metrics.SESSIONS_STARTED.labels(self.clinic, "live" if live else "upload").inc()
+        self._open_gauge.set(len(self._captures))
         started = pb.SessionEvent(session_id=sid, kind=pb.SessionEvent.STARTED, context=context)
         entry_id = await self.outbox.send(functools.partial(self.bus.publish, keys.SESSIONS, started),
                                           started.ByteSize())
@@ -151,6 +156,7 @@ class IngestService:
         if not tail:
             self.outbox.admit(sum(p.nbytes for p in pieces))
         capture.last_activity = time.monotonic()
+        self._audio_in.inc(sum(len(p) for p in pieces) / SAMPLE_RATE)
         if capture.gap_from is not None:
             if capture.paused:
                 capture.gap_audio_s += sum(len(p) for p in pieces) / SAMPLE_RATE
@@ -258,6 +264,7 @@ class IngestService:
             if self.ingest_id:
                 await self.outbox.send(functools.partial(self.store.mark_closed, session_id))
             del self._captures[session_id]
+            self._open_gauge.set(len(self._captures))
             return event
 
     async def close(self) -> None:
