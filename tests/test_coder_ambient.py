@@ -353,6 +353,13 @@ def test_an_edge_at_no_cue_moves_to_the_sentence_that_leads_the_next_activity() 
     plain = Run("97140", [_line(60), _line(400), _line(420, ev={"97140": 3.0})])
     again = Run("97110", [_line(0, ev={"97110": 3.0}), _line(30, ev={"97110": 2.0})])
     assert _states(_move_edges_to_cues([again, plain])) == [("97110", 2), ("97140", 3)]
+    # A trace of the next code's words ("That's the control you need on a wet floor.") is no evidence of
+    # where the edge is: the move to the next place ("Grab your cane, we're walking to the stairs") still is.
+    balance = Run("97112", [_line(0, announce=True, ev={"97112": 3.0}), _line(30, ev={"97112": 2.0})])
+    gait = Run("97116", [_line(60, ev={"97116": 0.02}), _line(90, transit=True, ev={"97116": 0.8}),
+                         _line(120, ev={"97116": 3.0})])
+    moved = _move_edges_to_cues([balance, gait])
+    assert _states(moved) == [("97112", 3), ("97116", 2)] and moved[1].lines[0].t == 90
 
 
 def test_after_the_goals_the_evaluation_lasts_until_the_therapist_leads_the_treatment() -> None:
@@ -370,3 +377,38 @@ def test_after_the_goals_the_evaluation_lasts_until_the_therapist_leads_the_trea
     labels = label(session, ["97110", "97116"], evaluation=True)
     assert labels[:4] == [EVAL] * 4
     assert labels[4:] == ["97116"] * 3
+
+
+def test_the_goals_being_listed_are_the_evaluation_not_the_treatment_they_name() -> None:
+    from services.coder.ambient import EVAL, label
+
+    # "My goals for you: ..." then "Talking for a whole dinner with your family." (names speech work),
+    # "Three times a week." and only then "Let's start: big breath, and a long loud ah."
+    session = [
+        _line(0, measure=True),
+        _line(60),  # the goals are set
+        _line(70, after_goals=True, goal_listed=True, ev={"92507": 1.0}),
+        _line(80, after_goals=True, goal_listed=True, plan=True, ev={"92507": 0.1}),
+        _line(90, after_goals=True, announce=True, ev={"92507": 0.4}),
+        _line(100, after_goals=True, doing=True, ev={"92507": 2.8}),
+    ]
+    assert label(session, ["92507", "92526"], evaluation=True) == [EVAL] * 4 + ["92507"] * 2
+
+
+def test_an_evaluations_tests_before_the_goals_stay_the_evaluation() -> None:
+    from services.coder.ambient import EVAL, Run, _absorb_weak_runs
+
+    interview = Run(EVAL, [_line(0, before_goals=True), _line(30, before_goals=True, measure=True)])
+    # "Now the pegboard." "Nine pegs in and out, right hand." "58 seconds." read off, nothing dosed: a test
+    pegs = Run("97530", [_line(60, before_goals=True, announce=True, ev={"97530": 3.8}),
+                         _line(70, before_goals=True, doing=True, ev={"97530": 3.8}),
+                         _line(90, before_goals=True, measure=True)])
+    after = Run("97535", [_line(300, after_goals=True, announce=True, ev={"97535": 3.8}),
+                          _line(330, after_goals=True, doing=True, ev={"97535": 3.0})])
+    assert _states(_absorb_weak_runs([interview, pegs, after])) == [(EVAL, 5), ("97535", 2)]
+    # The same sets dosed ("2x10") are treatment, whenever the goals come.
+    dosed = Run("97110", [_line(60, before_goals=True, announce=True, dosed=True, ev={"97110": 3.8}),
+                          _line(70, before_goals=True, doing=True, dosed=True, ev={"97110": 3.8}),
+                          _line(90, before_goals=True, measure=True)])
+    interview = Run(EVAL, [_line(0, before_goals=True), _line(30, before_goals=True, measure=True)])
+    assert _states(_absorb_weak_runs([interview, dosed])) == [(EVAL, 2), ("97110", 3)]

@@ -97,6 +97,7 @@ MIN_ANNOUNCED_RUN_EVIDENCE = 2.0  # ... unless the therapist announced it
 MIN_LED_LINES = 3  # ... or led it: this many instructions, sets or hands-on sentences after no activity
 MIN_RUN_LINES = 5  # ... or is this many sentences long, two or more pointing to its own code (by this margin)
 POINTING_MARGIN = 0.5
+NO_LEANING = 0.05  # a sentence pointing to one code over another by less says nothing of where an edge is
 # The most evidence one sentence gives a code: a sentence naming three exercises is one sentence.
 MAX_SENTENCE_EVIDENCE = 6.0
 # Sentences addressed to several people that make a session a class even with no group named.
@@ -627,10 +628,10 @@ def _move_edges_to_cues(runs: list[Run]) -> list[Run]:
         if here.announce or here.led or here.transit or joined[cut - 1].wrapup:
             continue  # already at a cue
         first = cut
-        while first > 0 and _margin(joined[first - 1], a.state, b.state) <= 0:
+        while first > 0 and _margin(joined[first - 1], a.state, b.state) <= NO_LEANING:
             first -= 1
         last = cut
-        while last < len(joined) - 1 and _margin(joined[last], b.state, a.state) <= 0:
+        while last < len(joined) - 1 and _margin(joined[last], b.state, a.state) <= NO_LEANING:
             last += 1
         window = range(max(first, 1), last + 1)
         led = [i for i in window if joined[i].led or joined[i].transit]
