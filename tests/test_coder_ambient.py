@@ -412,3 +412,19 @@ def test_an_evaluations_tests_before_the_goals_stay_the_evaluation() -> None:
                           _line(90, before_goals=True, measure=True)])
     interview = Run(EVAL, [_line(0, before_goals=True), _line(30, before_goals=True, measure=True)])
     assert _states(_absorb_weak_runs([interview, dosed])) == [(EVAL, 2), ("97110", 3)]
+
+
+def test_an_activity_begun_from_none_starts_at_its_announcement() -> None:
+    from services.coder.ambient import NONE, Run, _move_edges_to_cues
+
+    greeting = Run(NONE, [_line(0, question=True)])
+    # "Extension is 45 degrees." "Grip 40 pounds." (readings with a trace of the manual code's words), then
+    # "I'm going to start with soft tissue work along the scar."
+    manual = Run("97140", [_line(30, measure=True, ev={"97140": 0.1}), _line(40, ev={"97140": 0.4}),
+                           _line(120, announce=True, ev={"97140": 6.0}), _line(300, hands_on=True, ev={"97140": 2.0})])
+    runs = _move_edges_to_cues([greeting, manual])
+    assert _states(runs) == [(NONE, 3), ("97140", 2)] and runs[1].lines[0].t == 120
+    # Treatment already under way before it is named keeps its start.
+    greeting = Run(NONE, [_line(0, question=True)])
+    early = Run("97140", [_line(30, hands_on=True, ev={"97140": 4.0}), _line(120, announce=True, ev={"97140": 6.0})])
+    assert _states(_move_edges_to_cues([greeting, early])) == [(NONE, 1), ("97140", 2)]

@@ -97,6 +97,7 @@ MIN_ANNOUNCED_RUN_EVIDENCE = 2.0  # ... unless the therapist announced it
 MIN_LED_LINES = 3  # ... or led it: this many instructions, sets or hands-on sentences after no activity
 MIN_RUN_LINES = 5  # ... or is this many sentences long, two or more pointing to its own code (by this margin)
 POINTING_MARGIN = 0.5
+ANNOUNCE_REACH = 3  # sentences into an activity begun from none where its announcement may still come
 NO_LEANING = 0.05  # a sentence pointing to one code over another by less says nothing of where an edge is
 # The most evidence one sentence gives a code: a sentence naming three exercises is one sentence.
 MAX_SENTENCE_EVIDENCE = 6.0
@@ -620,6 +621,9 @@ def _move_edges_to_cues(runs: list[Run]) -> list[Run]:
     (Announcements there were tried too and moved held-out edges the wrong way: an activity named ahead,
     "after this we'll do the stairs", is said while the one before goes on.)"""
     for a, b in zip(runs, runs[1:], strict=False):
+        if a.state in (NONE, PRE) and b.state not in (NONE, PRE, EVAL):
+            _start_at_announcement(a, b)
+            continue
         if a.state in (NONE, PRE, EVAL) or b.state in (NONE, PRE, EVAL) or a.state == b.state:
             continue
         joined = a.lines + b.lines
@@ -638,6 +642,18 @@ def _move_edges_to_cues(runs: list[Run]) -> list[Run]:
         if led and led[-1] != cut:
             a.lines, b.lines = joined[:led[-1]], joined[led[-1]:]
     return [r for r in runs if r.lines]
+
+
+def _start_at_announcement(idle: Run, activity: Run) -> None:
+    """An activity begun from no activity starts at the therapist's announcement, not at a reading or a
+    word of it said just before ("Extension is 45 degrees." "I'm going to start with soft tissue work")."""
+    ahead = activity.lines[:ANNOUNCE_REACH + 1]
+    at = next((i for i, ln in enumerate(ahead) if ln.announce), None)
+    if not at:
+        return
+    if sum(_evidence_for(ln, activity.state) for ln in ahead[:at]) < MIN_ANNOUNCED_RUN_EVIDENCE:
+        idle.lines.extend(activity.lines[:at])
+        del activity.lines[:at]
 
 
 def _start_t(run: Run, previous: Run | None) -> float:
