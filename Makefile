@@ -45,6 +45,8 @@ eval: install
 	$(BIN)/scribe eval tests/data/cases --json bench/eval-ext-audio.json
 	$(BIN)/scribe eval tests/data/cases --from-text --json bench/eval-ext-text.json
 	$(BIN)/scribe eval tests/data/ambient --from-text --json bench/eval-dev-text.json
+	# (bench/eval-dev-audio.json: the same cases rendered with ../shared/eval/render.py, kept outside the
+	# repository, then `scribe eval tests/data/ambient --from-asr DIR`; see tests/data/ambient/README.md)
 	# held out: read in aggregate only
 	$(BIN)/scribe eval ../shared/eval/unseen --aggregate --json bench/eval-unseen-audio.json
 	$(BIN)/scribe eval bench/holdout --aggregate --json bench/eval-holdout-audio.json
@@ -52,7 +54,8 @@ eval: install
 	$(BIN)/scribe eval ../shared/eval/public-noisy --json bench/eval-public-noisy-audio.json
 	$(BIN)/scribe eval ../shared/eval/unseen-noisy --aggregate --json bench/eval-unseen-noisy-audio.json
 	$(BIN)/python -m bench.eval_report bench/eval-audio.json bench/eval-text.json bench/eval-ext-audio.json \
-	  bench/eval-ext-text.json bench/eval-dev-text.json bench/eval-public-noisy-audio.json \
+	  bench/eval-ext-text.json bench/eval-dev-text.json $(wildcard bench/eval-dev-audio.json) \
+	  bench/eval-public-noisy-audio.json \
 	  bench/eval-unseen-audio.json bench/eval-unseen-noisy-audio.json bench/eval-holdout-audio.json
 
 bench: install
