@@ -418,8 +418,8 @@ def test_an_activity_begun_from_none_starts_at_its_announcement() -> None:
     from services.coder.ambient import NONE, Run, _move_edges_to_cues
 
     greeting = Run(NONE, [_line(0, question=True)])
-    # "Extension is 45 degrees." "Grip 40 pounds." (readings with a trace of the manual code's words), then
-    # "I'm going to start with soft tissue work along the scar."
+    # "Knee bend is 100 degrees." "Swelling is down." (readings with a trace of the manual code's words),
+    # then "Today we'll begin with joint mobilisation."
     manual = Run("97140", [_line(30, measure=True, ev={"97140": 0.1}), _line(40, ev={"97140": 0.4}),
                            _line(120, announce=True, ev={"97140": 6.0}), _line(300, hands_on=True, ev={"97140": 2.0})])
     runs = _move_edges_to_cues([greeting, manual])

@@ -646,7 +646,7 @@ def _move_edges_to_cues(runs: list[Run]) -> list[Run]:
 
 def _start_at_announcement(idle: Run, activity: Run) -> None:
     """An activity begun from no activity starts at the therapist's announcement, not at a reading or a
-    word of it said just before ("Extension is 45 degrees." "I'm going to start with soft tissue work")."""
+    word of it said just before ("Knee bend is 100 degrees." "Today we'll begin with joint mobilisation.")."""
     ahead = activity.lines[:ANNOUNCE_REACH + 1]
     at = next((i for i, ln in enumerate(ahead) if ln.announce), None)
     if not at:
