@@ -217,7 +217,8 @@ async def test_a_cookie_request_that_changes_something_needs_this_servers_origin
     hijack = await status(client, "GET", f"/v1/sessions/{sid}/audio/ws",
                           {**cookie, **ws_upgrade, "Origin": "http://evil.example"})
     assert hijack == 403  # cross-site WebSocket hijacking
-    assert await status(client, "GET", f"/v1/sessions/{sid}/audio/ws", {**cookie, **ws_upgrade, **origin(client)}) == 101
+    same_site = {**cookie, **ws_upgrade, **origin(client)}
+    assert await status(client, "GET", f"/v1/sessions/{sid}/audio/ws", same_site) == 101
     assert await status(client, "POST", f"/v1/sessions/{sid}/pause", {**cookie, **origin(client)}) == 200
     cross_site_login = await sign_in(client, Origin="http://evil.example")
     assert cross_site_login.status == 403
