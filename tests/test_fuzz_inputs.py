@@ -289,12 +289,13 @@ async def _stages() -> dict[str, Callable[[bytes], Coroutine[Any, Any, None]]]:
             "coder": coder.handle}
 
 
-def _handled(stage: str, payload: bytes) -> None:
-    async def go() -> None:
-        handler = (await _stages())[stage]
-        await handler(payload)
+async def _run_stage(stage: str, payload: bytes) -> None:
+    handler = (await _stages())[stage]
+    await handler(payload)
 
-    refused_or_fine(lambda: run(go()), BAD_MESSAGE)
+
+def _handled(stage: str, payload: bytes) -> None:
+    refused_or_fine(lambda: run(_run_stage(stage, payload)), BAD_MESSAGE)
 
 
 @fuzz(1500)
@@ -443,3 +444,51 @@ def test_rules_files_refuse_bad_content_with_a_rules_error(damaged: tuple[str, b
 
 def test_the_fuzzing_budget_is_ten_thousand_inputs() -> None:
     assert len(BUDGET) == 10 and sum(BUDGET) >= 10_000
+
+
+# ---- the crashes fuzzing found, as plain regression tests ------------------------------------------
+
+def test_a_connection_that_never_came_up_is_closed_promptly() -> None:
+    # Its track never started, so closing the connection did not end it: shutdown waited forever.
+    async def go() -> None:
+        await asyncio.wait_for(_answer(REAL_OFFER, "offer"), timeout=10 * PUMP_END_S + 5)
+
+    run(go())
+
+
+def test_an_offer_without_a_dtls_role_is_a_clear_input_error() -> None:
+    offer = REAL_OFFER.replace("a=setup:actpass\r\n", "")
+    try:
+        run(_answer(offer, "offer"))
+    except InputError as exc:
+        assert "unusable SDP offer" in str(exc)
+    else:
+        raise AssertionError("an offer without a=setup was answered")
+
+
+def test_a_draft_with_a_context_no_ingest_would_accept_is_bad_message() -> None:
+    from services.common.consumer import StageFailure
+
+    draft = pb.DraftUpdate()
+    draft.CopyFrom(REAL_DRAFT)
+    draft.context.billing_method = "nope"  # the coder's units had no method to count with: ValueError
+    nan_draft = pb.DraftUpdate()
+    nan_draft.CopyFrom(REAL_DRAFT)
+    nan_draft.transcript[0].start_s = float("nan")
+    for bad in (draft, nan_draft):
+        try:
+            run(_run_stage("coder", bad.SerializeToString()))
+        except StageFailure as exc:
+            assert exc.category == "bad_message" and exc.session_id == SID
+        else:
+            raise AssertionError("a bad draft was coded")
+
+
+def test_an_offer_without_codecs_is_a_clear_input_error() -> None:
+    offer = "".join(line for line in REAL_OFFER.splitlines(keepends=True) if not line.startswith("a=rtpmap"))
+    try:
+        run(_answer(offer, "offer"))
+    except InputError as exc:
+        assert "unusable SDP offer" in str(exc)
+    else:
+        raise AssertionError("an offer without codecs was answered")

@@ -31,10 +31,10 @@ def check_times(session_id: str, what: str, values: Iterable[float]) -> None:
         raise StageFailure(session_id, "bad_message", f"{what} has a time that is negative or not a number")
 
 
-def check_segment(segment: pb.TranscriptSegment) -> None:
+def check_segment(session_id: str, segment: pb.TranscriptSegment) -> None:
     times = [segment.start_s, segment.end_s, segment.speech_end_s]
     times += [t for w in segment.words for t in (w.start_s, w.end_s)]
-    check_times(segment.session_id, f"segment {segment.seq}", times)
+    check_times(session_id, f"segment {segment.seq}", times)
 
 
 def check_draft(draft: pb.DraftUpdate) -> pb.DraftUpdate:
@@ -42,7 +42,7 @@ def check_draft(draft: pb.DraftUpdate) -> pb.DraftUpdate:
     check_context(draft.session_id, draft.context)
     check_times(draft.session_id, "the draft", [draft.duration_s])
     for segment in draft.transcript:
-        check_segment(segment)
+        check_segment(draft.session_id, segment)
     notes = (draft.note.subjective, draft.note.objective, draft.note.assessment, draft.note.plan)
     spans = [t for items in notes for item in items for e in item.evidence for t in (e.start_s, e.end_s)]
     check_times(draft.session_id, "the draft's note", spans)

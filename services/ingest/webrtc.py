@@ -31,6 +31,7 @@ from aiortc import (
     RTCRtpReceiver,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import SessionDescription
@@ -53,8 +54,10 @@ _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"  # aiortc 1.x keeps it private; 
 # only once it started): its pump is cancelled after this long instead of waiting forever.
 PUMP_END_S = 1.0
 # What aiortc raises on an offer it parsed but cannot use (fuzzing found an offer without a=setup
-# giving AttributeError on the missing DTLS role): each is the offer's fault, answered with 400.
-OFFER_ERRORS = (ValueError, AssertionError, AttributeError, KeyError, IndexError, TypeError, av.error.FFmpegError)
+# giving AttributeError on the missing DTLS role, one without codecs giving OperationError): each is
+# the offer's fault (the connection is new), answered with 400.
+OFFER_ERRORS = (ValueError, AssertionError, AttributeError, KeyError, IndexError, TypeError, av.error.FFmpegError,
+                InvalidAccessError, InvalidStateError, OperationError)
 
 
 def check_offer(sdp: str) -> None:
