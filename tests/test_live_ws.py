@@ -51,7 +51,7 @@ def _opus_packets(pcm: np.ndarray) -> list[bytes]:
 
 async def _send_ws(stack: LiveStack, sid: str, query: str, messages: list[bytes]) -> dict[str, Any]:
     async with aiohttp.ClientSession() as http, http.ws_connect(
-            f"{stack.url}/v1/sessions/{sid}/audio/ws?{query}&token={TOKEN}") as ws:
+            f"{stack.url}/v1/sessions/{sid}/audio/ws?{query}", headers={"Authorization": f"Bearer {TOKEN}"}) as ws:
         for i, msg in enumerate(messages):
             await ws.send_bytes(msg)
             if i % 50 == 0:
@@ -104,9 +104,12 @@ async def _tokens(engine: WhisperEngine, port: int) -> list[int]:
         sid = await client.start(context_to_dict(case_context(CASE)))
         statuses = []
         async with aiohttp.ClientSession() as http:
-            for token in ("", "wrong"):
-                async with http.get(f"{stack.url}/v1/sessions/{sid}/audio/ws?token={token}") as resp:
+            ws_url = f"{stack.url}/v1/sessions/{sid}/audio/ws"
+            for headers in ({}, {"Authorization": "Bearer wrong"}):
+                async with http.get(ws_url, headers=headers) as resp:
                     statuses.append(resp.status)
+            async with http.get(f"{ws_url}?token={TOKEN}") as resp:  # the right token, but in the URL
+                statuses.append(resp.status)
             async with http.post(f"{stack.url}/v1/sessions", json={"context": context_to_dict(case_context(CASE))},
                                  headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
                 statuses.append(resp.status)  # no consent
@@ -117,7 +120,7 @@ async def _tokens(engine: WhisperEngine, port: int) -> list[int]:
 
 
 def test_every_live_route_needs_the_token_and_live_needs_consent(engine: WhisperEngine, free_port: int) -> None:
-    assert asyncio.run(_tokens(engine, free_port)) == [401, 401, 403, 401]
+    assert asyncio.run(_tokens(engine, free_port)) == [401, 401, 400, 403, 401]
 
 
 async def _silence(engine: WhisperEngine, port: int) -> tuple[dict[str, Any], LiveStack, dict[str, Any]]:

@@ -87,16 +87,29 @@ async def ingest_only(port: int, token: str = TOKEN) -> AsyncIterator[tuple[Inge
 
 
 async def open_page(browser: Browser, url: str, token: str = TOKEN) -> tuple[Page, list[str], list[Request]]:
+    """The page, signed in with `token` through its own form (the session cookie is HttpOnly)."""
     page = await browser.new_page()
     console: list[str] = []
     requests: list[Request] = []
     page.on("console", lambda msg: console.append(msg.text))
     page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
     page.on("request", lambda req: requests.append(req))
-    resp = await page.goto(f"{url}/app?token={token}")
+    resp = await page.goto(f"{url}/app")
     assert resp is not None and resp.status == 200
-    assert "token" not in page.url  # taken off the address bar
+    await sign_in(page, token)
+    await expect(page.locator("#signin")).to_be_hidden()
     return page, console, requests
+
+
+async def sign_in(page: Page, token: str) -> None:
+    await expect(page.locator("#signin")).to_be_visible()  # not signed in yet: the page asks
+    await page.fill("#signin-token", token)
+    await page.click("#signin-submit")
+
+
+def no_credential_in_urls(requests: list[Request], token: str = TOKEN) -> None:
+    """Nothing the page asked for carries the token or a session id in its URL."""
+    assert requests and not [r.url for r in requests if token in r.url or "token=" in r.url]
 
 
 async def fill_context(page: Page) -> None:
@@ -152,6 +165,10 @@ async def test_live_session_from_the_microphone(redis_url: str, engine: WhisperE
         assert await page.locator("#partial").inner_text() == ""  # ... and none is left after the commits
         shown = [t.lower() for t in await segments.all_inner_texts()]
         assert len(webrtc_posts(requests)) == 1
+        no_credential_in_urls(requests)
+        cookies = await page.context.cookies()
+        assert [(c["name"], c["httpOnly"], c["sameSite"]) for c in cookies] == [("scribe_session", True, "Strict")]
+        assert TOKEN not in cookies[0]["value"]
     words = {w for t in shown for w in re.findall(r"[a-z]{5,}", t)}
     assert words and not any(w in line.lower() for line in console for w in words)  # no patient words logged
     assert not [line for line in console if line.startswith("pageerror")]
@@ -177,17 +194,27 @@ async def test_a_wrong_token_is_refused_clearly(free_port: int) -> None:
     url = f"http://127.0.0.1:{free_port}"
     async with chromium() as browser:
         async with ingest_only(free_port, token="old-token"):
-            page, _console, _requests = await open_page(browser, url, token="old-token")
+            page, _console, requests = await open_page(browser, url, token="old-token")
             direct = await browser.new_page()
-            resp = await direct.goto(f"{url}/app?token=wrong")  # no page without the right token
-            assert resp is not None and resp.status == 401
-            await expect(direct.locator("body")).to_contain_text("missing or wrong API token")
-        async with ingest_only(free_port, token="new-token") as (_ingest, bus):  # the server now has another
+            await direct.goto(f"{url}/app")
+            await sign_in(direct, "wrong")
+            await expect(direct.locator("#error")).to_contain_text("refused this clinic token (401)")
+            await expect(direct.locator("#signin")).to_be_visible()
+            assert not await direct.context.cookies()
+            resp = await direct.goto(f"{url}/app?token=old-token")  # an old bookmark: refused, said why
+            assert resp is not None and resp.status == 400
+            await expect(direct.locator("body")).to_contain_text("credential in the URL")
+        async with ingest_only(free_port, token="new-token") as (_ingest, bus):  # restarted: sign-ins are gone
             await fill_context(page)
             await page.check("#consent")
             await page.click("#start")
-            await expect(page.locator("#error")).to_contain_text(re.compile(r"API token \(401\).*token=", re.S))
+            await expect(page.locator("#error")).to_contain_text(re.compile(r"not signed in.*\(401\).*sign in", re.S))
+            await expect(page.locator("#signin")).to_be_visible()
             assert not await bus.entries(keys.SESSIONS)
+            await sign_in(page, "new-token")
+            await expect(page.locator("#signin")).to_be_hidden()
+            assert await page.evaluate("fetch('/v1/me').then((r) => r.status)") == 200  # the new cookie works
+            no_credential_in_urls(requests, "old-token")
 
 
 async def test_a_denied_microphone_is_explained_and_the_session_closed(free_port: int) -> None:

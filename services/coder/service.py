@@ -11,6 +11,7 @@ from services.coder.rules import CodingRules, load_default_rules
 from services.common import keys, metrics
 from services.common.bus import Bus
 from services.common.consumer import consume
+from services.common.messages import check_draft
 from services.common.store import SessionStore
 
 
@@ -30,7 +31,7 @@ class CoderService:
         await consume(self.bus, keys.DRAFTS, keys.GROUP_CODER, self.consumer, self.handle, stop, stage=self.stage)
 
     async def handle(self, payload: bytes) -> None:
-        draft = pb.DraftUpdate.FromString(payload)
+        draft = check_draft(pb.DraftUpdate.FromString(payload))  # refused as bad input, not a crash
         with metrics.CODING_SECONDS.time():
             result = code_draft(draft, self.rules)
         dismissals = await self.store.dismissals(draft.session_id)

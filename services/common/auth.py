@@ -1,4 +1,5 @@
-"""The API token every network endpoint requires.
+"""The clinic's API token: API clients send it as `Authorization: Bearer`, the web page signs in with it
+(services/ingest/signin.py). It never goes in a URL.
 
 SCRIBE_TOKEN wins; otherwise `scribe serve` creates a random token in the state directory
 (SCRIBE_STATE_DIR, default ~/.local/state/scribe) with owner-only permissions, and local
@@ -46,12 +47,6 @@ def load_token() -> str:
     if not path.is_file():
         raise InputError(f"no API token: set SCRIBE_TOKEN or pass --token (no token file at {path})")
     return path.read_text().strip()
-
-
-def presented_token(authorization: str, query_token: str) -> str:
-    """The token a request carries: `Authorization: Bearer T`, else `?token=T` (browsers' EventSource and
-    WebSocket cannot set headers)."""
-    return authorization[7:] if authorization.startswith("Bearer ") else query_token
 
 
 def token_matches(given: str, expected: str) -> bool:

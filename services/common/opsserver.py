@@ -29,7 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from redis.exceptions import RedisError, ResponseError
 
 from services.common import keys, metrics
-from services.common.auth import presented_token, token_matches
+from services.common.auth import token_matches
 
 log = logging.getLogger("scribe.ops")
 
@@ -83,7 +83,8 @@ def build_ops_app(token: str, readiness: Readiness) -> web.Application:
     async def require_token(request: web.Request,
                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         if request.path not in OPEN_PATHS:
-            given = presented_token(request.headers.get("Authorization", ""), "")
+            header = request.headers.get("Authorization", "")
+            given = header[7:] if header.startswith("Bearer ") else ""  # never a token in the URL
             if not given or not token_matches(given, token):
                 return web.json_response({"error": "missing or wrong API token"}, status=401)
         return await handler(request)

@@ -1,4 +1,5 @@
-"""The ingest HTTP API (aiohttp): sessions, audio upload, results. Every route needs the token.
+"""The ingest HTTP API (aiohttp): sessions, audio upload, results. Every route needs a credential
+(services/ingest/signin.py): `Authorization: Bearer TOKEN`, or the cookie of a signed-in browser.
 
 POST /v1/sessions                 body: context JSON          -> 201 {"session_id"}  (a recording to upload)
 POST /v1/sessions   body: {"context": {...}, "consent": true} -> 201 {"session_id"}  (live capture; 403 without consent)
@@ -11,13 +12,18 @@ GET  /v1/sessions/{id}/events     text/event-stream of partials, segments, draft
 GET  /v1/sessions/{id}/result?wait=S                          -> 200 result JSON | 202 pending | 422 failed
                                                                  | 404 never started (or long expired)
 POST /v1/sessions/{id}/flags/dismiss  body: {"kind","cpt","reason"} -> 200 (services/ingest/review.py)
-GET  /healthz                                                 -> 200 (no token: liveness only, no data)
-GET  /readyz, /metrics   readiness (no token) and Prometheus metrics (token), added by the worker
-                         (services/common/opsserver.py)
-GET  /app?token=T                                             the clinician web page (services/ingest/web/)
+POST /v1/login      body: {"token"}                           -> 200 + session cookie | 400 | 401 | 429
+POST /v1/logout                                               -> 200, the cookie's session ended
+GET  /v1/me                                                   -> 200 {"signed_in": true} | 401
+GET  /healthz, /readyz                                        -> 200 | 503 (no credential: liveness and
+                                                                 readiness only, no data)
+GET  /metrics                                                 Prometheus metrics (credential), added by the
+                                                                 worker (services/common/opsserver.py)
+GET  /app, /app/{app.js,app.css}                              the clinician web page (services/ingest/web/;
+                                                                 no credential: static files, no data)
 
-The token goes in `Authorization: Bearer`, or in `?token=` for browsers' WebSocket and EventSource,
-which cannot set headers.
+No credential in a URL: `?token=` is refused with 400 on every route, public ones included. Browsers'
+EventSource and WebSocket, which cannot set headers, carry the sign-in cookie instead.
 
 Limits: a context body is at most 64 KiB and each of its fields is bounded (services/common/context.py:
 400 past a field's bound, 413 past the body's); an upload at most MAX_UPLOAD_BYTES and MAX_AUDIO_S
@@ -43,18 +49,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from services.common.auth import presented_token, token_matches
 from services.common.bus import Bus
 from services.common.context import MAX_CONTEXT_BYTES, context_from_dict
 from services.common.errors import InputError, TooLarge
 from services.common.export import result_to_dict
-from services.common.opsserver import OPEN_PATHS
 from services.common.results import ResultTimeout, SessionFailed, wait_for_result
 from services.common.store import SessionStore
 from services.ingest.bodies import read_json
 from services.ingest.outbox import RETRY_AFTER_S, BufferFull
 from services.ingest.review import add_review_routes
 from services.ingest.service import ConsentRequired, IngestService, SessionConflict, UnknownSession
+from services.ingest.signin import Gate, url_credential
 from services.ingest.web import add_web_routes
 from services.ingest.webrtc import WebRtcIngest, ice_servers_from_env
 from services.ingest.ws import audio_ws, events_sse
@@ -69,6 +74,17 @@ MAX_OFFER_BYTES = 64 * 1024  # an SDP offer (a few KB)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Routes answered without a credential (method, route pattern): liveness, signing in, and the page's
+# static files, none of which carries session data. tests/test_route_auth.py walks every other route.
+PUBLIC_ROUTES = frozenset({("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/login"),
+                           ("GET", "/app"), ("GET", "/app/"), ("GET", "/app/{name}")})
+
+
+def is_public(request: web.Request) -> bool:
+    resource = request.match_info.route.resource
+    method = "GET" if request.method == "HEAD" else request.method
+    return resource is not None and (method, resource.canonical) in PUBLIC_ROUTES
+
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
@@ -80,16 +96,22 @@ def _unavailable(message: str) -> web.Response:
 
 
 def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
-              webrtc: WebRtcIngest | None = None, idle_stop_s: float = IDLE_STOP_S) -> web.Application:
+              webrtc: WebRtcIngest | None = None, idle_stop_s: float = IDLE_STOP_S,
+              gate: Gate | None = None) -> web.Application:
+    """gate: who may call (a bearer token or a signed-in cookie); by default one for `token`."""
     rtc = webrtc or WebRtcIngest(ingest, ice_servers_from_env())
+    gate = gate or Gate(token)
 
     @web.middleware
-    async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in OPEN_PATHS:  # probes: no credential, no data (services/common/opsserver.py)
-            return await handler(request)
-        given = presented_token(request.headers.get("Authorization", ""), request.query.get("token", ""))
-        if not given or not token_matches(given, token):
-            return _error(401, "missing or wrong API token")
+    async def require_credential(request: web.Request, handler: Handler) -> web.StreamResponse:
+        name = url_credential(request)
+        if name is not None:  # even on public routes: the URL is already in a history or a log somewhere
+            return _error(400, f"a credential in the URL (?{name}=) is refused: URLs are kept in histories "
+                               "and logs. Send Authorization: Bearer TOKEN, or sign in at /app")
+        if not is_public(request):
+            refusal = gate.refusal(request)
+            if refusal is not None:
+                return refusal
         try:
             return await handler(request)
         except UnknownSession as exc:
@@ -114,6 +136,9 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
+
+    async def me(_: web.Request) -> web.Response:
+        return web.json_response({"signed_in": True})  # the gate let the credential in
 
     async def session_known(sid: str) -> bool:
         """Open here, or known to the store (its context from start to end, its result after)."""
@@ -209,11 +234,14 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
         await rtc.close()
         await ingest.close()
 
-    app = web.Application(middlewares=[require_token], client_max_size=MAX_UPLOAD_BYTES)
+    app = web.Application(middlewares=[require_credential], client_max_size=MAX_UPLOAD_BYTES)
     app.cleanup_ctx.append(idle_reaper)
     app.add_routes(
         [
             web.get("/healthz", healthz),
+            web.post("/v1/login", gate.login),
+            web.post("/v1/logout", gate.logout),
+            web.get("/v1/me", me),
             web.post("/v1/sessions", create_session),
             web.put("/v1/sessions/{sid}/audio", put_audio),
             web.post("/v1/sessions/{sid}/webrtc", offer),
@@ -226,7 +254,7 @@ def build_app(ingest: IngestService, bus: Bus, store: SessionStore, token: str,
         ]
     )
     add_review_routes(app, store, session_known)
-    add_web_routes(app)  # the clinician page, GET /app?token=T (services/ingest/web/)
+    add_web_routes(app)  # the clinician page, GET /app (services/ingest/web/)
     return app
 
 

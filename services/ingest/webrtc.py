@@ -5,6 +5,9 @@ answer (ICE candidates gathered in it, so one round trip is enough). Each receiv
 (Opus decoded by aiortc: 48 kHz stereo s16, 20 ms) is resampled to 16 kHz mono and fed to the
 session. A connection that fails or closes detaches from the session, which stays open.
 
+ICE host candidates are gathered on every non-loopback interface whatever the API's --host: aiortc
+1.16/aioice 0.13 offer no way to choose them (README "Live capture" says what to do instead).
+
 Client: `FileTrack` plays an audio file as a microphone would, paced in real time (or `speed` x),
 for `scribe stream` and the tests.
 """
@@ -28,8 +31,10 @@ from aiortc import (
     RTCRtpReceiver,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError
+from aiortc.sdp import SessionDescription
 
 from services.common.errors import InputError
 from services.ingest.audio import SAMPLE_RATE
@@ -45,6 +50,23 @@ FRAME_SAMPLES = SAMPLE_RATE // 50  # 20 ms, what a browser sends
 # packet is enough and the words reach the VAD 60 ms sooner.
 AUDIO_PREFETCH = 1
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"  # aiortc 1.x keeps it private; no option exists
+# A track whose connection never came up is not ended by closing it (aiortc ends a receiver's track
+# only once it started): its pump is cancelled after this long instead of waiting forever.
+PUMP_END_S = 1.0
+# What aiortc raises on an offer it parsed but cannot use (fuzzing found an offer without a=setup
+# giving AttributeError on the missing DTLS role, one without codecs giving OperationError): each is
+# the offer's fault (the connection is new), answered with 400.
+OFFER_ERRORS = (ValueError, AssertionError, AttributeError, KeyError, IndexError, TypeError, av.error.FFmpegError,
+                InvalidAccessError, InvalidStateError, OperationError)
+
+
+def check_offer(sdp: str) -> None:
+    """InputError unless aiortc's SDP parser takes the text (it asserts, indexes and converts freely,
+    so a malformed offer raises almost anything: AssertionError, IndexError, KeyError, ValueError)."""
+    try:
+        SessionDescription.parse(sdp)
+    except Exception as exc:  # any failure of a pure parser means the text is bad
+        raise InputError(f"unusable SDP offer ({type(exc).__name__} while parsing it)") from None
 
 
 def hold_less_audio(receiver: RTCRtpReceiver) -> bool:
@@ -79,7 +101,7 @@ class WebRtcIngest:
         self.ingest = ingest
         self.ice_servers = ice_servers or []
         self._peers: dict[str, RTCPeerConnection] = {}
-        self._pumps: set[asyncio.Task[None]] = set()
+        self._pumps: dict[asyncio.Task[None], RTCPeerConnection] = {}
 
     async def answer(self, session_id: str, sdp: str, kind: str = "offer") -> RTCSessionDescription:
         capture = self.ingest.capture(session_id)
@@ -87,9 +109,10 @@ class WebRtcIngest:
             raise UnknownSession(f"no open live session {session_id}")
         if kind != "offer":
             raise InputError("expected an SDP offer")
+        check_offer(sdp)
         old = self._peers.pop(session_id, None)
         if old is not None:  # a reconnect replaces the previous connection
-            await old.close()
+            await self._end(old)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
         self._peers[session_id] = pc
 
@@ -100,8 +123,8 @@ class WebRtcIngest:
                     if receiver.track is track:
                         hold_less_audio(receiver)
                 task = asyncio.create_task(self._pump(session_id, track, pc))
-                self._pumps.add(task)
-                task.add_done_callback(self._pumps.discard)
+                self._pumps[task] = pc
+                task.add_done_callback(lambda t: self._pumps.pop(t, None))
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -111,15 +134,40 @@ class WebRtcIngest:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
             await pc.setLocalDescription(await pc.createAnswer())
-        except (ValueError, av.error.FFmpegError) as exc:
-            await pc.close()
+        except OFFER_ERRORS as exc:
+            await self._end(pc)
             self._peers.pop(session_id, None)
             raise InputError(f"unusable SDP offer ({type(exc).__name__})") from None
         return pc.localDescription
 
+    async def _end(self, pc: RTCPeerConnection) -> None:
+        """Close a connection and see its pump end (cancelled if its track never started)."""
+        await pc.close()
+        pumps = [task for task, owner in self._pumps.items() if owner is pc]
+        if not pumps:
+            return
+        _done, pending = await asyncio.wait(pumps, timeout=PUMP_END_S)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
     async def _pump(self, session_id: str, track: MediaStreamTrack, pc: RTCPeerConnection) -> None:
         resampler = Resampler()
         self.ingest.attach(session_id)
+        try:
+            await self._receive(session_id, track, pc, resampler)
+        except UnknownSession:
+            await pc.close()  # the session was stopped: nothing more to receive
+            return
+        except asyncio.CancelledError:  # closed before its track ever started (see _end)
+            await self.ingest.detach(session_id, resampler.flush())
+            raise
+        await self.ingest.detach(session_id, resampler.flush())
+        if self._peers.get(session_id) is pc:
+            del self._peers[session_id]
+
+    async def _receive(self, session_id: str, track: MediaStreamTrack, pc: RTCPeerConnection,
+                       resampler: Resampler) -> None:
         try:
             while True:
                 try:
@@ -128,17 +176,11 @@ class WebRtcIngest:
                     break
                 if isinstance(frame, av.AudioFrame):
                     await self.ingest.add_audio(session_id, resampler.frame(frame))
-        except UnknownSession:
-            await pc.close()  # the session was stopped: nothing more to receive
-            return
         except BufferFull:
             # Redis is away and the held audio is at its bound: end the call rather than lose audio
             # unseen; the session stays open and the client can reconnect once Redis is back.
             log.warning("webrtc: ingest buffer full while Redis is away; closing the connection of %s", session_id)
             await pc.close()
-        await self.ingest.detach(session_id, resampler.flush())
-        if self._peers.get(session_id) is pc:
-            del self._peers[session_id]
 
     async def close(self, session_id: str | None = None) -> None:
         """Close one session's connection (stop) or all of them (shutdown)."""
@@ -146,7 +188,7 @@ class WebRtcIngest:
         for sid in sids:
             pc = self._peers.pop(sid, None)
             if pc is not None:
-                await pc.close()
+                await self._end(pc)
         if session_id is None and self._pumps:
             await asyncio.gather(*self._pumps, return_exceptions=True)
 

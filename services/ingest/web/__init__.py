@@ -1,20 +1,16 @@
 """The clinician web page: GET /app (index.html) and its assets under /app/ (plain files, no build step).
 
-The token middleware guards these routes like every other one, so the page is opened as
-/app?token=T. A browser fetches the page's script and stylesheet without that query, so the
-page is served with the token written into its asset URLs; the script then removes it from the
-address bar and sends it in the Authorization header (and in ?token= for EventSource).
+These three files are the same for everyone and carry no data, so they are served without a
+credential (services/ingest/http.py PUBLIC_ROUTES). The page signs in by POSTing the clinic token to
+/v1/login, which answers with an HttpOnly session cookie (services/ingest/signin.py); every call the
+page makes after that, its EventSource feed included, is authenticated by that cookie.
 """
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
-from urllib.parse import quote
 
 from aiohttp import web
-
-from services.common.auth import presented_token
 
 WEB_DIR = Path(__file__).resolve().parent
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
@@ -25,18 +21,12 @@ HEADERS = {
                                "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",  # the page carries the token
+    "Cache-Control": "no-store",  # an upgraded server's page is never mixed with an old script
 }
 
 
-def _request_token(request: web.Request) -> str:
-    """The token this request was let in with (the middleware has checked it)."""
-    return presented_token(request.headers.get("Authorization", ""), request.query.get("token", ""))
-
-
-async def _page(request: web.Request) -> web.Response:
+async def _page(_: web.Request) -> web.Response:
     text = (WEB_DIR / "index.html").read_text(encoding="utf-8")
-    text = text.replace("{{token}}", html.escape(quote(_request_token(request), safe=""), quote=True))
     return web.Response(text=text, content_type="text/html", charset="utf-8", headers=HEADERS)
 
 

@@ -1,9 +1,10 @@
 // The clinician page: start a live session, send the microphone over WebRTC, show the session's feed.
 // Patient words only ever go into the DOM as text (textContent), never into the console or a URL.
+// The page signs in by POSTing the clinic token to /v1/login; the server answers with an HttpOnly session
+// cookie, which authenticates every later call (fetch, EventSource). No credential is kept by this script.
 "use strict";
 
 (() => {
-  const TOKEN = takeToken();
   const SECTIONS = ["subjective", "objective", "assessment", "plan"];
   const FEED_TYPES = ["session", "partial", "segment", "draft", "codes", "error"];
   const ICE_WAIT_MS = 3000; // non-trickle: the offer goes out once candidates are gathered (or after this)
@@ -19,21 +20,6 @@
     };
   }
 
-  // The token arrives in the page URL (?token=); keep it in memory only and take it off the address bar,
-  // so it is not left in the history, a bookmark or a screen share.
-  function takeToken() {
-    const url = new URL(window.location.href);
-    let token = url.searchParams.get("token");
-    if (token === null && document.currentScript) {
-      token = new URL(document.currentScript.src).searchParams.get("token"); // page opened with a header
-    }
-    if (url.searchParams.has("token")) {
-      url.searchParams.delete("token");
-      window.history.replaceState(null, "", url.pathname + url.search + url.hash);
-    }
-    return token || "";
-  }
-
   class ApiError extends Error {
     constructor(status, message) { super(message); this.status = status; }
   }
@@ -43,25 +29,76 @@
     try {
       resp = await fetch(path, {
         method,
-        headers: { "Authorization": `Bearer ${TOKEN}`, "Content-Type": "application/json" },
+        headers: { "Content-Type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: "no-store",
+        credentials: "same-origin", // the session cookie; the browser adds Origin, which the server checks
       });
     } catch {
       throw new ApiError(0, "the scribe server cannot be reached (is `scribe serve` running?)");
     }
     let data = {};
     try { data = await resp.json(); } catch { /* an empty or non-JSON body */ }
-    if (!resp.ok) throw new ApiError(resp.status, data.error || resp.statusText);
+    if (!resp.ok) {
+      if (resp.status === 401 && path !== "/v1/login") showSignIn(true); // signed out, or the server restarted
+      throw new ApiError(resp.status, data.error || resp.statusText);
+    }
     return data;
+  }
+
+  // ---- signing in ----------------------------------------------------------------------------
+
+  function showSignIn(needed) {
+    $("signin").hidden = !needed;
+    $("signout").hidden = needed;
+    if (needed) $("signin-token").focus();
+  }
+
+  async function checkSignedIn() {
+    try {
+      await api("GET", "/v1/me");
+      showSignIn(false);
+    } catch (err) {
+      if (err.status !== 401) showError(explain(err, "Reaching the server failed"));
+    }
+  }
+
+  async function signIn(event) {
+    event.preventDefault();
+    const field = $("signin-token");
+    const token = field.value.trim();
+    field.value = ""; // not kept on the page either
+    if (!token) { showError("Enter the clinic token to sign in."); return; }
+    try {
+      await api("POST", "/v1/login", { token });
+    } catch (err) {
+      showError(signInMessage(err));
+      return;
+    }
+    showError("");
+    showSignIn(false);
+  }
+
+  function signInMessage(err) {
+    switch (err.status) {
+      case 401: return "The server refused this clinic token (401). Use the current one: SCRIBE_TOKEN, or the "
+        + "file ~/.local/state/scribe/token written by `scribe serve`.";
+      case 429: return `Too many failed sign-ins from this computer (429): ${err.message}.`;
+      default: return explain(err, "Signing in failed");
+    }
+  }
+
+  async function signOut() {
+    try { await api("POST", "/v1/logout"); } catch { /* signed out already */ }
+    showSignIn(true);
   }
 
   function explain(err, doing) {
     if (!(err instanceof ApiError)) return `${doing}: ${err.message || err}`;
     switch (err.status) {
       case 0: return `${doing}: ${err.message}.`;
-      case 401: return "The server refused the API token (401). Open the page again as /app?token=… with the "
-        + "current token (SCRIBE_TOKEN, or the file ~/.local/state/scribe/token written by `scribe serve`).";
+      case 401: return "You are not signed in, or the sign-in expired or the server restarted (401): sign in "
+        + "again with the clinic token, then retry.";
       case 403: return `The server refused to start the session (403): ${err.message}. `
         + "Tick the consent box once the patient has agreed, then press Start.";
       case 400: return `The server could not use this request (400): ${err.message}.`;
@@ -290,8 +327,8 @@
   // ---- the live feed -------------------------------------------------------------------------
 
   function openFeed(sid) {
-    // EventSource cannot send headers, so the token goes in the query (same origin, no referrer).
-    const feed = new EventSource(`/v1/sessions/${sid}/events?token=${encodeURIComponent(TOKEN)}`);
+    // EventSource cannot send headers: the session cookie (same origin) authenticates it.
+    const feed = new EventSource(`/v1/sessions/${sid}/events`);
     s.feed = feed;
     for (const type of FEED_TYPES) {
       feed.addEventListener(type, (msg) => {
@@ -304,7 +341,7 @@
     feed.onerror = () => {
       if (feed !== s.feed) return;
       if (feed.readyState === EventSource.CLOSED) {
-        showError("The live transcript feed could not be opened (wrong token, or the session is gone).");
+        showError("The live transcript feed could not be opened (signed out, or the session is gone).");
         closeFeed();
       }
     };
@@ -462,9 +499,11 @@
   $("stop").addEventListener("click", stop);
   $("use-json").addEventListener("click", fillFormFromJson);
   $("context-form").addEventListener("submit", (e) => e.preventDefault());
+  $("signin-form").addEventListener("submit", signIn);
+  $("signout").addEventListener("click", signOut);
   window.addEventListener("beforeunload", (e) => {
     if (s.phase === "recording" || s.phase === "paused") e.preventDefault(); // a session is still open
   });
   setPhase("idle", "Not recording");
-  if (!TOKEN) showError("This page needs the API token: open it as /app?token=… (see `scribe serve`).");
+  checkSignedIn();
 })();
