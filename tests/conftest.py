@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
 import redis
 
 from services.asr.engine import WhisperEngine
-from tests.redis_server import PrivateRedis
+from tests.redis_server import PrivateRedis, free_port_block
 
 REDIS_URL = os.environ.get("SCRIBE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -45,9 +44,8 @@ def engine() -> WhisperEngine:
 
 @pytest.fixture
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port whose next few are free too (`scribe serve` puts its workers' metrics there)."""
+    return free_port_block()
 
 
 @pytest.fixture

@@ -24,6 +24,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SERVE_PORTS = 6  # `scribe serve` gives its workers' metrics the ports after the API's (up to 3 asr workers)
+
+
+def free_port_block(n: int = SERVE_PORTS) -> int:
+    """The first of n consecutive ports free now: a port free alone may have a busy neighbour, which a
+    `scribe serve` started on it would then fail to bind for a worker's metrics."""
+    while True:
+        first = free_port()
+        socks = []
+        try:
+            for port in range(first, first + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+
+
 @dataclass
 class PrivateRedis:
     data_dir: Path

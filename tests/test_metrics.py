@@ -25,7 +25,7 @@ from services.client import submit_file
 from services.common import metrics
 from services.common.context import context_to_dict
 from tests.cases import case_audio, case_context, load_case
-from tests.redis_server import PrivateRedis, free_port
+from tests.redis_server import PrivateRedis, free_port_block
 
 CASE_ID = "pub-004"  # 63 s, dictation
 CASE = load_case(CASE_ID)
@@ -78,31 +78,13 @@ def _wait(check: Any, timeout_s: float, what: str) -> Any:
         time.sleep(0.2)
 
 
-def _free_block(n: int) -> int:
-    """The first of n consecutive ports free now (serve gives its workers the ports after the API's)."""
-    while True:
-        first = free_port()
-        socks = []
-        try:
-            for p in range(first, first + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return first
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`scribe serve` with one asr worker; returns each stage's base URL (ingest's API, the others'
     metrics ports, consecutive after it)."""
     server = PrivateRedis(tmp_path_factory.mktemp("redis"))
     server.start()
-    port = _free_block(4)
+    port = free_port_block(4)
     env = {**os.environ, "SCRIBE_REDIS_URL": server.url, "SCRIBE_TOKEN": TOKEN,
            "SCRIBE_STATE_DIR": str(tmp_path_factory.mktemp("state")), "SCRIBE_METRICS_SAMPLE_S": "0.5"}
     proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port),

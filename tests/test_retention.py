@@ -36,7 +36,7 @@ from services.common.store import MemoryStore, RedisStore
 from services.drafter.service import DrafterService
 from services.ingest.service import IngestService
 from tests.cases import case_audio, case_context, load_case
-from tests.redis_server import PrivateRedis, free_port
+from tests.redis_server import PrivateRedis, free_port_block
 
 CASE_ID = "pub-004"  # the shortest public case (63 s, dictation)
 CASE = load_case(CASE_ID)
@@ -76,7 +76,7 @@ def wait_until(check: Any, timeout_s: float, what: str) -> Any:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
     server = PrivateRedis(tmp_path_factory.mktemp("redis"))
     server.start()
-    port = free_port()
+    port = free_port_block()
     env = {**os.environ, "SCRIBE_REDIS_URL": server.url, "SCRIBE_TOKEN": TOKEN,
            "SCRIBE_STATE_DIR": str(tmp_path_factory.mktemp("state")),
            # Fast retention for the test: sweep often, no grace for feeds, an ingest gone after 1 s.
