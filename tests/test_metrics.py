@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from services.client import submit_file
 from services.common import metrics
 from services.common.context import context_to_dict
 from tests.cases import case_audio, case_context, load_case
+from tests.processes import stop_process, wait_until
 from tests.redis_server import PrivateRedis, free_port_block
 
 CASE_ID = "pub-004"  # 63 s, dictation
@@ -67,17 +66,6 @@ def _has(samples: Samples, name: str, **labels: str) -> bool:
     return any(n == name and want <= ls for (n, ls) in samples)
 
 
-def _wait(check: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} within {timeout_s:.0f} s")
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`scribe serve` with one asr worker; returns each stage's base URL (ingest's API, the others'
@@ -93,16 +81,12 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
             "drafter": f"http://127.0.0.1:{port + 2}", "coder": f"http://127.0.0.1:{port + 3}"}
     try:
         for stage in STAGES:
-            _wait(lambda s=stage: _get(f"{urls[s]}/healthz", None)[0] == 200 or proc.poll() is not None, 120,
+            wait_until(lambda s=stage: _get(f"{urls[s]}/healthz", None)[0] == 200 or proc.poll() is not None, 120,
                   f"{stage} answered /healthz")
             assert proc.poll() is None, "scribe serve exited at start"
         yield {**urls, "redis": server.url}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         server.stop()
 
 
@@ -118,7 +102,7 @@ def after_one_case(deployment: dict[str, str]) -> dict[str, Any]:
         ok = all(_has(s, "scribe_stream_lag", stream="scribe:utterances", group="asr") for _t, s in got.values())
         return got if ok else None
 
-    return {"result": result, "scraped": _wait(scraped_with_lag, 30, "lag gauges in every stage's metrics")}
+    return {"result": result, "scraped": wait_until(scraped_with_lag, 30, "lag gauges in every stage's metrics")}
 
 
 def test_the_case_moves_every_stage_counters(after_one_case: dict[str, Any]) -> None:

@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from services.common.export import result_to_dict
 from services.ingest.audio import SAMPLE_RATE, decode_audio
 from services.pipeline import EmbeddedPipeline
 from tests.cases import case_audio, case_context, load_case, wav
+from tests.processes import stop_process
 from tests.redis_server import PrivateRedis
 
 CASE_ID = "pub-004"  # 63 s, 8 utterances
@@ -83,12 +83,7 @@ def serve_on(free_port: int, state_dir: Path) -> Iterator[Any]:
 
     yield start
     for proc in procs:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _stored_segments(client: redis.Redis, session_id: str) -> int:

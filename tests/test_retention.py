@@ -36,6 +36,7 @@ from services.common.store import MemoryStore, RedisStore
 from services.drafter.service import DrafterService
 from services.ingest.service import IngestService
 from tests.cases import case_audio, case_context, load_case
+from tests.processes import stop_process, wait_until
 from tests.redis_server import PrivateRedis, free_port_block
 
 CASE_ID = "pub-004"  # the shortest public case (63 s, dictation)
@@ -59,17 +60,6 @@ def session_keys(client: redis.Redis, sid: str) -> list[str]:
     return sorted(k.decode() for k in client.scan_iter(match=f"*{sid}*"))
 
 
-def wait_until(check: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} within {timeout_s:.0f} s")
-        time.sleep(0.2)
-
-
 # --- the distributed deployment (`scribe serve`), on a Redis of this module's own ---------------
 
 @pytest.fixture(scope="module")
@@ -90,11 +80,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         assert proc.poll() is None, "scribe serve exited at start"
         yield url, server.url, proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         server.stop()
 
 
